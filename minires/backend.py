@@ -1,0 +1,337 @@
+"""The array backend: which array module (``xp``) holds a tensor's data, and moving
+arrays between devices.
+
+This is the only module of minires that imports NumPy or CuPy. Every op receives
+``xp`` (``numpy`` on the CPU, ``cupy`` on an NVIDIA GPU) and writes the same source
+for both; the rules that keep one source correct on both are:
+
+- create arrays with ``xp``, never ``numpy``, inside ops;
+- never convert implicitly between host and device (CuPy refuses ``numpy.asarray``
+  of a device array; call :func:`to_device` instead);
+- reductions return 0-d arrays on CuPy, so never rely on NumPy scalars;
+- accumulate with ``xp.add.at`` (CuPy has ``.at`` only for add, subtract, maximum
+  and minimum), never ``g[idx] += v``, which drops repeated indices;
+- draw random numbers for initialisation on the host with a NumPy Generator, then
+  move them;
+- use Python floats for constants, so that float32 stays float32.
+
+Devices are named by strings: ``"cpu"`` (NumPy), ``"cuda"`` (CuPy), and any name
+registered with :func:`register_device` (the test suite registers ``"strict"``, a
+NumPy-backed stand-in that is as strict as CuPy).
+
+CUDA is detected lazily, on first use, and the answer is cached: ``import minires``
+never imports CuPy and never touches a GPU.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy
+
+# dtypes, exported by minires as mr.float32 and so on (CuPy uses NumPy's dtypes).
+float16 = numpy.dtype("float16")
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+int32 = numpy.dtype("int32")
+int64 = numpy.dtype("int64")
+bool_ = numpy.dtype("bool")
+
+DEFAULT_FLOAT_DTYPE = float32
+
+
+class CudaUnavailableError(RuntimeError):
+    """CUDA was asked for but cannot be used; the message says why and how to fix it."""
+
+
+class DeviceMismatchError(RuntimeError):
+    """Arrays from different devices met in one operation."""
+
+
+@dataclass
+class Device:
+    """What minires needs to know about one device.
+
+    Attributes:
+        name: the device's name, as users write it (``"cuda"``).
+        xp: the array module whose functions create and compute on its arrays.
+        array_type: the class of its arrays, used to tell which device holds an array.
+        to_host: copies one of its arrays to a NumPy array.
+        from_host: copies a NumPy array onto the device.
+    """
+
+    name: str
+    xp: Any
+    array_type: type
+    to_host: Callable
+    from_host: Callable
+
+
+_CPU = Device("cpu", numpy, numpy.ndarray, lambda array: array, lambda array: array)
+_devices = {"cpu": _CPU}          # name -> Device; "cuda" is added once CUDA is probed
+_cuda_probe = None                # None: not probed yet; else (cupy module or None, reason)
+_default_device = None            # None: not chosen yet; read MINIRES_DEVICE on first use
+
+
+# ----------------------------------------------------------------------------------
+# CUDA detection
+# ----------------------------------------------------------------------------------
+
+_CUDA_FIX = (
+    "To use the GPU, install CuPy for your CUDA version (pip install 'minires[gpu]' "
+    "installs cupy-cuda12x for CUDA 12) on a machine with an NVIDIA driver "
+    "(check with nvidia-smi). To run on the CPU, use set_device('cpu') or "
+    "MINIRES_DEVICE=cpu."
+)
+
+
+def _probe_cuda():
+    """Imports CuPy and runs a tiny kernel; returns (cupy or None, reason it failed).
+
+    Each failure mode seen in practice is caught here, once:
+    - CuPy not installed, or a broken install: ``import cupy`` raises ImportError;
+    - CuPy installed on a machine without a GPU: ``import cupy`` succeeds,
+      ``cupy.is_available()`` returns False, and any device call raises
+      ``CUDARuntimeError`` (a RuntimeError);
+    - a driver or toolkit mismatch: compiling the first kernel raises
+      ``CompileException``, which is only an Exception.
+    """
+    try:
+        import cupy
+    except ImportError as error:
+        return None, f"CuPy is not installed or fails to import ({error})"
+    try:
+        if not cupy.is_available():
+            # is_available() hides the reason; asking the runtime directly raises
+            # CUDARuntimeError with the driver's own message.
+            cupy.cuda.runtime.getDeviceCount()
+            return None, "CuPy is installed but finds no CUDA device"
+        probe = cupy.arange(4, dtype=cupy.float32)
+        float((probe * 2.0).sum())              # compiles and runs a kernel, then syncs
+    except Exception as error:  # CUDARuntimeError, CompileException, ...
+        return None, f"CuPy is installed but CUDA is not usable: {type(error).__name__}: {error}"
+    return cupy, None
+
+
+def _cuda():
+    """The cached result of :func:`_probe_cuda`, probing on the first call."""
+    global _cuda_probe
+    if _cuda_probe is None:
+        _cuda_probe = _probe_cuda()
+        cupy = _cuda_probe[0]
+        if cupy is not None:
+            _devices["cuda"] = Device("cuda", cupy, cupy.ndarray,
+                                      lambda array: array.get(), cupy.asarray)
+    return _cuda_probe
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and a CUDA device runs a kernel (probed once, cached)."""
+    return _cuda()[0] is not None
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why CUDA cannot be used, or None when it can."""
+    return _cuda()[1]
+
+
+def _require_cuda():
+    cupy, reason = _cuda()
+    if cupy is None:
+        raise CudaUnavailableError(f"device 'cuda' was requested, but {reason}. {_CUDA_FIX}")
+
+
+def _reset_cuda_probe():
+    """Forgets the cached probe (tests use it to simulate machines)."""
+    global _cuda_probe, _default_device
+    _cuda_probe = None
+    _default_device = None
+    _devices.pop("cuda", None)
+
+
+# ----------------------------------------------------------------------------------
+# Devices
+# ----------------------------------------------------------------------------------
+
+def register_device(name: str, xp, array_type: type, to_host: Callable, from_host: Callable):
+    """Registers an extra device, such as the test suite's strict stand-in for CUDA."""
+    if name in ("cpu", "cuda", "auto"):
+        raise ValueError(f"register_device: the name {name!r} is reserved")
+    _devices[name] = Device(name, xp, array_type, to_host, from_host)
+
+
+def unregister_device(name: str):
+    """Removes a device added with :func:`register_device`."""
+    if name in ("cpu", "cuda"):
+        raise ValueError(f"unregister_device: {name!r} is built in")
+    _devices.pop(name, None)
+
+
+def _known_device_names():
+    return sorted(set(_devices) | {"cpu", "cuda"})
+
+
+def _get_device(name) -> Device:
+    """The Device called ``name``, checking that it exists and, for CUDA, works."""
+    if not isinstance(name, str):
+        raise TypeError(f"a device is named by a string such as 'cpu' or 'cuda'; got {name!r}")
+    if name == "cuda":
+        _require_cuda()
+    if name not in _devices:
+        raise ValueError(f"unknown device {name!r}; expected one of {_known_device_names()}")
+    return _devices[name]
+
+
+def device_of(array) -> str:
+    """The name of the device holding ``array`` ("cpu" for NumPy arrays)."""
+    for device in _devices.values():
+        if device is not _CPU and isinstance(array, device.array_type):
+            return device.name
+    if isinstance(array, (numpy.ndarray, numpy.generic)):
+        return "cpu"
+    raise TypeError(f"expected an array (numpy.ndarray or a device array); got {type(array).__name__}")
+
+
+def is_array(value) -> bool:
+    """True for an array of any registered device (not for Python numbers or lists)."""
+    return any(isinstance(value, device.array_type) for device in _devices.values())
+
+
+def get_array_module(*arrays):
+    """The array module (``numpy`` or ``cupy``, say) of the given arrays.
+
+    Python numbers and None are ignored. Arrays from different devices raise a
+    DeviceMismatchError: minires never moves data between devices implicitly.
+    """
+    names = {device_of(array) for array in arrays if is_array(array)}
+    if len(names) > 1:
+        raise DeviceMismatchError(
+            f"arrays on different devices met in one operation: {sorted(names)}; "
+            "move them to one device first with .to(device)")
+    name = names.pop() if names else "cpu"
+    return _devices[name].xp
+
+
+def array_module(device: str):
+    """The array module that creates arrays on ``device``."""
+    return _get_device(device).xp
+
+
+def to_device(array, device: str):
+    """Copies ``array`` to ``device`` ("cpu", "cuda", ...); returns it as is if already there."""
+    target = _get_device(device)
+    source = device_of(array)
+    if source == target.name:
+        return array
+    host_array = _devices[source].to_host(array)
+    return target.from_host(host_array)
+
+
+def to_numpy(array):
+    """A NumPy copy of ``array`` on the host (a synchronisation for device arrays)."""
+    if device_of(array) == "cpu":
+        return numpy.array(array, copy=True)
+    return _devices[device_of(array)].to_host(array)
+
+
+# ----------------------------------------------------------------------------------
+# Default device
+# ----------------------------------------------------------------------------------
+
+def set_device(device: str):
+    """Chooses the device on which new tensors are created: "cpu", "cuda" or "auto".
+
+    "auto" uses CUDA when it is usable and NumPy on the CPU otherwise, and prints
+    which (once). "cuda" raises CudaUnavailableError, with the reason and the fix,
+    when CUDA cannot be used. Without a call, the environment variable
+    ``MINIRES_DEVICE`` decides, and without it the CPU (as in PyTorch).
+    """
+    global _default_device
+    if device == "auto":
+        if cuda_available():
+            device = "cuda"
+            print("minires: using CUDA through CuPy", file=sys.stderr)
+        else:
+            device = "cpu"
+            print(f"minires: using NumPy on the CPU ({cuda_unavailable_reason()})", file=sys.stderr)
+    _get_device(device)   # raises a clear error for an unknown or unusable device
+    _default_device = device
+
+
+def get_device() -> str:
+    """The device on which new tensors are created (see :func:`set_device`)."""
+    if _default_device is None:
+        requested = os.environ.get("MINIRES_DEVICE", "cpu").strip().lower() or "cpu"
+        if requested not in ("cpu", "cuda", "auto") and requested not in _devices:
+            raise ValueError(f"MINIRES_DEVICE={requested!r} is not a device; use cpu, cuda or auto")
+        set_device(requested)
+    return _default_device
+
+
+# ----------------------------------------------------------------------------------
+# Creating arrays from Python data
+# ----------------------------------------------------------------------------------
+
+def as_dtype(dtype):
+    """Turns "float32", numpy.float32 or mr.float32 into a NumPy dtype."""
+    try:
+        return numpy.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(f"{dtype!r} is not a dtype; use e.g. minires.float32") from error
+
+
+def is_floating(dtype) -> bool:
+    return numpy.issubdtype(dtype, numpy.floating)
+
+
+def host_array(data, dtype=None):
+    """A fresh NumPy array holding ``data`` (a list, a number or a NumPy array).
+
+    Like ``torch.tensor``: Python floats become float32 (the default dtype), Python
+    ints int64 and bools bool; a NumPy array keeps its dtype unless ``dtype`` is given.
+    """
+    if dtype is not None:
+        return numpy.array(data, dtype=as_dtype(dtype), copy=True)
+    array = numpy.array(data, copy=True)
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {array.dtype}")
+    if not isinstance(data, (numpy.ndarray, numpy.generic)) and array.dtype == float64:
+        array = array.astype(DEFAULT_FLOAT_DTYPE)
+    return array
+
+
+def scalar_value(value):
+    """A NumPy scalar as the Python number it holds; other values unchanged.
+
+    NumPy scalars are 'strong' in NumPy 2's promotion rules (float32 array *
+    numpy.float64 -> float64); Python numbers are 'weak' and keep float32 float32.
+    """
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return value
+
+
+def ensure_array(value):
+    """A NumPy scalar (what NumPy returns for 0-d results) as a 0-d array; arrays unchanged.
+
+    CuPy always returns arrays; NumPy returns scalars from reductions and from ufuncs
+    on 0-d arrays. Tensors and gradients always hold arrays.
+    """
+    if isinstance(value, numpy.generic):
+        return numpy.asarray(value)
+    return value
+
+
+def array_to_string(array, prefix: str) -> str:
+    """The values of ``array`` formatted as NumPy prints them (a host copy for devices)."""
+    return numpy.array2string(to_numpy(array), separator=", ", prefix=prefix)
+
+
+def host_random_normal(shape, seed, dtype=float64):
+    """Standard normal numbers drawn on the host with a seeded NumPy Generator.
+
+    Random numbers are drawn on the host and then moved (with :func:`to_device`), so
+    that a seed gives the same numbers on every device.
+    """
+    return numpy.random.default_rng(seed).standard_normal(shape).astype(as_dtype(dtype))

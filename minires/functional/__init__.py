@@ -1,0 +1,34 @@
+"""Every differentiable op of minires, imported as ``F`` (``import minires.functional as F``).
+
+One topic per file, each op a Function with forward and backward side by side and
+a lower-case wrapper below it:
+
+- arith: add, sub, mul, div, neg, pow, maximum, where
+- elementwise: exp, log, sqrt
+- activation: tanh, sigmoid, relu
+- matmul: matmul
+- reduce: sum, mean, max, argmax
+- shape: reshape, flatten, transpose, permute, broadcast_to
+- indexing: getitem, concatenate (cat), pad
+- transfer: to_device, cast
+"""
+
+from minires.functional.activation import relu, sigmoid, tanh
+from minires.functional.arith import add, div, maximum, mul, neg, pow, sub, where
+from minires.functional.elementwise import exp, log, sqrt
+from minires.functional.indexing import cat, concatenate, getitem, pad
+from minires.functional.matmul import matmul
+from minires.functional.reduce import argmax, max, mean, sum
+from minires.functional.shape import broadcast_to, flatten, permute, reshape, transpose
+from minires.functional.transfer import cast, to_device
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "maximum", "where",
+    "exp", "log", "sqrt",
+    "tanh", "sigmoid", "relu",
+    "matmul",
+    "sum", "mean", "max", "argmax",
+    "reshape", "flatten", "transpose", "permute", "broadcast_to",
+    "getitem", "concatenate", "cat", "pad",
+    "to_device", "cast",
+]

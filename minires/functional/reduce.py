@@ -1,0 +1,105 @@
+"""Reductions: sum, mean, max (differentiable) and argmax (not).
+
+Each takes PyTorch's ``dim`` and ``keepdim``; NumPy's ``axis`` and ``keepdims`` are
+accepted as aliases, since many learners come from NumPy. ``dim=None`` reduces
+over every dimension. Backward spreads the gradient back over the reduced axes:
+it is reshaped to keep those axes with size 1, then broadcast to the input's shape.
+"""
+
+import math
+
+from minires.autograd import Function
+from minires.functional.shape_utils import normalize_dim, resolve_reduction_dims
+from minires.tensor import Tensor
+
+
+def _kept_shape(shape, dims):
+    """``shape`` with the reduced ``dims`` set to 1: the result's shape with keepdim=True."""
+    return tuple(1 if axis in dims else size for axis, size in enumerate(shape))
+
+
+class Sum(Function):
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, x):
+        self.input_shape = tuple(x.shape)
+        return x.sum(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, grad_output):
+        # Every input element contributes once to its sum: its gradient is the output's.
+        grad = grad_output.reshape(_kept_shape(self.input_shape, self.dims))
+        return (self.xp.broadcast_to(grad, self.input_shape),)
+
+
+class Mean(Function):
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, x):
+        self.input_shape = tuple(x.shape)
+        return x.mean(axis=self.dims, keepdims=self.keepdim)
+
+    def backward(self, grad_output):
+        count = math.prod(self.input_shape[axis] for axis in self.dims)
+        grad = grad_output.reshape(_kept_shape(self.input_shape, self.dims)) / count
+        return (self.xp.broadcast_to(grad, self.input_shape),)
+
+
+class Max(Function):
+    """Largest value over ``dims``. When several elements tie for the max, the
+    gradient is shared equally among them, as torch.amax does."""
+
+    def __init__(self, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, xp, x):
+        if any(x.shape[axis] == 0 for axis in self.dims):
+            raise ValueError(f"max: cannot reduce over an empty dimension (input shape {tuple(x.shape)})")
+        largest = x.max(axis=self.dims, keepdims=True)              # (kept shape)
+        self.save_for_backward(x, largest)
+        if self.keepdim:
+            return largest
+        return largest.reshape(tuple(size for axis, size in enumerate(x.shape) if axis not in self.dims))
+
+    def backward(self, grad_output):
+        x, largest = self.saved
+        is_max = x == largest                                       # (input shape), True at the max
+        ties = is_max.sum(axis=self.dims, keepdims=True, dtype=grad_output.dtype)
+        share = grad_output.reshape(largest.shape) / ties           # split equally among ties
+        return (self.xp.where(is_max, share, 0.0),)
+
+
+def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Sum over ``dim`` (an int, a tuple of ints, or None for all)."""
+    dims, keepdim = resolve_reduction_dims("sum", x.ndim, x.shape, dim, keepdim, axis, keepdims)
+    return Sum.apply(x, dims=dims, keepdim=keepdim)
+
+
+def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Mean over ``dim`` (an int, a tuple of ints, or None for all)."""
+    dims, keepdim = resolve_reduction_dims("mean", x.ndim, x.shape, dim, keepdim, axis, keepdims)
+    return Mean.apply(x, dims=dims, keepdim=keepdim)
+
+
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Maximum over ``dim``, like torch.amax.
+
+    Differs from torch.max(x, dim), which returns (values, indices): this returns
+    the values only; use :func:`argmax` for the indices.
+    """
+    dims, keepdim = resolve_reduction_dims("max", x.ndim, x.shape, dim, keepdim, axis, keepdims)
+    return Max.apply(x, dims=dims, keepdim=keepdim)
+
+
+def argmax(x, dim=None, keepdim=False):
+    """Indices of the maximum along ``dim`` (of the flattened tensor when None); int64,
+    outside the graph."""
+    data = x.data if isinstance(x, Tensor) else x
+    if dim is None:
+        return Tensor(data.argmax())
+    axis = normalize_dim("argmax", dim, data.ndim, data.shape)
+    indices = data.argmax(axis=axis)
+    if keepdim:
+        indices = indices.reshape(_kept_shape(data.shape, (axis,)))
+    return Tensor(indices)

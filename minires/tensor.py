@@ -1,0 +1,355 @@
+"""Tensor: one array, the gradient that backward leaves in it, and the op that made it.
+
+A Tensor is a thin wrapper. ``.data`` is a NumPy or CuPy array (never copied behind
+your back); ``.grad`` is None until a backward pass reaches the tensor; ``.grad_fn``
+is the :class:`~minires.autograd.Function` that computed it (None for tensors you
+made). Every method that computes something (``x + y``, ``x.sum(dim=1)``,
+``x.relu()``) calls an op in :mod:`minires.functional`, which records the graph.
+"""
+
+import math
+
+from minires import backend
+
+
+class Tensor:
+    """An array with automatic differentiation, as torch.Tensor.
+
+    Build tensors with :func:`minires.tensor`; ``Tensor(array)`` wraps an existing
+    NumPy or CuPy array without copying it.
+
+    Attributes:
+        data: the array (numpy.ndarray on "cpu", cupy.ndarray on "cuda").
+        grad: an array of the same shape, device and dtype, or None.
+        grad_fn: the Function that produced this tensor, or None for a leaf.
+    """
+
+    # NumPy must hand `numpy_array * tensor` to Tensor.__rmul__ instead of converting
+    # the tensor: the op then checks devices and records the graph.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False):
+        data = backend.ensure_array(data)
+        if not backend.is_array(data):
+            raise TypeError(
+                f"Tensor wraps an array; got {type(data).__name__}. "
+                "Use minires.tensor(data) to build one from lists or numbers")
+        self.data = data
+        self.grad = None
+        self.grad_fn = None
+        self._requires_grad = False
+        self._retains_grad = False
+        self.requires_grad = requires_grad
+
+    # -- what a tensor is ------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        if flag and not backend.is_floating(self.data.dtype):
+            raise TypeError(
+                f"only floating-point tensors can require gradients; this one is {self.data.dtype} "
+                "(make it with dtype=minires.float32, or call .float())")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, flag=True):
+        """Sets requires_grad in place and returns the tensor, as in PyTorch."""
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than computed by an op."""
+        return self.grad_fn is None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        values = backend.array_to_string(self.data, prefix="tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype != backend.float32 and backend.is_floating(self.dtype):
+            extras.append(f"dtype={self.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([values] + extras) + ")"
+
+    # -- leaving the graph, changing device --------------------------------------------
+
+    def numpy(self):
+        """A NumPy copy of the data on the host (for a GPU tensor, a device-to-host copy).
+
+        Unlike PyTorch, this works on tensors that require grad: it is always a copy.
+        """
+        return backend.to_numpy(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        # Lets numpy.asarray(t) and matplotlib read CPU tensors, as in PyTorch;
+        # device tensors refuse, since that would be a hidden device-to-host copy.
+        if self.device != "cpu":
+            raise TypeError(f"a tensor on {self.device} cannot become a NumPy array implicitly; "
+                            "call .numpy() for an explicit copy")
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.numel() != 1:
+            raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
+        return self.data.item()
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data.item())
+
+    def detach(self):
+        """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
+        return Tensor(self.data)
+
+    def to(self, device):
+        """This tensor on ``device``; gradients flow back to the original device."""
+        return F.to_device(self, device)
+
+    def float(self):
+        """This tensor cast to float32 (differentiable)."""
+        return F.cast(self, backend.float32)
+
+    def double(self):
+        """This tensor cast to float64 (differentiable)."""
+        return F.cast(self, backend.float64)
+
+    # -- backward ----------------------------------------------------------------------
+
+    def backward(self, grad=None, retain_graph=False):
+        """Computes the gradient of this tensor w.r.t. every leaf that requires grad.
+
+        Args:
+            grad: d(loss)/d(this tensor), a Tensor or array of this tensor's shape.
+                May be omitted only when the tensor has one element (a loss).
+            retain_graph: keep the graph, so that backward can run through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad: none of the tensors it was "
+                "computed from has requires_grad=True, or it was computed under no_grad()")
+        if grad is None:
+            if self.numel() != 1:
+                raise RuntimeError(
+                    f"backward: grad can be omitted only for a tensor with one element (a loss); "
+                    f"this one has shape {self.shape}. Reduce it first (y.sum().backward()) "
+                    f"or pass grad=, an array of shape {self.shape}")
+            grad = backend.get_array_module(self.data).ones(self.shape, dtype=self.dtype)
+        else:
+            grad = grad.data if isinstance(grad, Tensor) else grad
+            if not backend.is_array(grad):
+                raise TypeError(f"backward: grad must be a Tensor or an array; got {type(grad).__name__}")
+            if backend.device_of(grad) != self.device or tuple(grad.shape) != self.shape:
+                raise ValueError(
+                    f"backward: grad has shape {tuple(grad.shape)} on {backend.device_of(grad)}, "
+                    f"but the tensor has shape {self.shape} on {self.device}")
+            if grad.dtype != self.dtype:
+                grad = grad.astype(self.dtype)
+        run_backward(self, grad, retain_graph=retain_graph)
+
+    def retain_grad(self):
+        """Asks backward to keep this non-leaf tensor's gradient in ``.grad``."""
+        self._retains_grad = True
+
+    # -- operators ---------------------------------------------------------------------
+
+    def __add__(self, other):
+        return F.add(self, other)
+
+    def __radd__(self, other):
+        return F.add(other, self)
+
+    def __sub__(self, other):
+        return F.sub(self, other)
+
+    def __rsub__(self, other):
+        return F.sub(other, self)
+
+    def __mul__(self, other):
+        return F.mul(self, other)
+
+    def __rmul__(self, other):
+        return F.mul(other, self)
+
+    def __truediv__(self, other):
+        return F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return F.div(other, self)
+
+    def __neg__(self):
+        return F.neg(self)
+
+    def __pow__(self, exponent):
+        return F.pow(self, exponent)
+
+    def __rpow__(self, base):
+        # base ** x = exp(x * log(base)), for a positive Python number base
+        if not isinstance(base, (int, float)) or base <= 0:
+            raise TypeError(f"number ** tensor needs a positive Python number as base; got {base!r}")
+        return F.exp(self * math.log(base))
+
+    def __matmul__(self, other):
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return F.matmul(other, self)
+
+    def __getitem__(self, index):
+        return F.getitem(self, index)
+
+    # Comparisons are not differentiable: they return boolean tensors outside the graph.
+    def __lt__(self, other):
+        return Tensor(self.data < _compared_array(self, other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _compared_array(self, other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _compared_array(self, other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _compared_array(self, other))
+
+    def __eq__(self, other):
+        return Tensor(self.data == _compared_array(self, other))
+
+    def __ne__(self, other):
+        return Tensor(self.data != _compared_array(self, other))
+
+    __hash__ = object.__hash__    # tensors stay usable as dict keys, compared by identity
+
+    # -- methods PyTorch users reach for -------------------------------------------------
+
+    def exp(self):
+        return F.exp(self)
+
+    def log(self):
+        return F.log(self)
+
+    def sqrt(self):
+        return F.sqrt(self)
+
+    def tanh(self):
+        return F.tanh(self)
+
+    def sigmoid(self):
+        return F.sigmoid(self)
+
+    def relu(self):
+        return F.relu(self)
+
+    def pow(self, exponent):
+        return F.pow(self, exponent)
+
+    def matmul(self, other):
+        return F.matmul(self, other)
+
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return F.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return F.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return F.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim=None, keepdim=False):
+        return F.argmax(self, dim, keepdim)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return F.reshape(self, tuple(shape))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return F.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0, dim1):
+        return F.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = dims[0]
+        return F.permute(self, tuple(dims))
+
+    @property
+    def T(self):
+        """The transpose of a tensor with at most 2 dimensions."""
+        if self.ndim > 2:
+            raise ValueError(f".T is defined for at most 2 dimensions; use permute() for shape {self.shape}")
+        return self if self.ndim < 2 else F.transpose(self, 0, 1)
+
+
+def _compared_array(tensor, other):
+    """The array (or number) that ``tensor`` is compared with, on the same device."""
+    other = other.data if isinstance(other, Tensor) else backend.scalar_value(other)
+    if backend.is_array(other) and backend.device_of(other) != tensor.device:
+        raise backend.DeviceMismatchError(
+            f"comparison: tensor on {tensor.device} compared with an array on "
+            f"{backend.device_of(other)}; move one with .to(device)")
+    return other
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Builds a Tensor from a list, a number, an array or a Tensor (always a copy).
+
+    Args:
+        data: nested lists or numbers, a NumPy/CuPy array, or a Tensor.
+        dtype: minires.float32 (the default for Python floats), minires.float64,
+            minires.int64 ...; None keeps an array's dtype, as torch.tensor does.
+        device: "cpu", "cuda", ...; None means the default device (see
+            minires.set_device) for host data, and the data's own device for device
+            arrays and Tensors.
+        requires_grad: record operations on this tensor for backward.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_array(data) and backend.device_of(data) != "cpu":
+        array = data.copy() if dtype is None else data.astype(backend.as_dtype(dtype))
+        if device is not None:
+            array = backend.to_device(array, device)
+    else:
+        array = backend.host_array(data, dtype)
+        array = backend.to_device(array, device if device is not None else backend.get_device())
+    return Tensor(array, requires_grad=requires_grad)
+
+
+# The ops import Tensor from this module, so they are imported after it is defined.
+from minires import functional as F                 # noqa: E402
+from minires.autograd import run_backward          # noqa: E402
