@@ -1,0 +1,75 @@
+"""Helpers shared by the op tests: random inputs, gradient checks, PyTorch comparisons."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import minires as mr
+
+
+def random_array(shape, seed=0, positive=False, away_from_zero=False):
+    """A float64 host array of standard normal numbers (|x| + 0.1 when positive)."""
+    values = np.random.default_rng(seed).standard_normal(shape)
+    if positive:
+        values = np.abs(values) + 0.1
+    if away_from_zero:
+        values = values + 0.1 * np.sign(values)
+    return values
+
+
+def on_device(array, device, requires_grad=True):
+    """A float64 leaf Tensor holding a copy of ``array`` on ``device``."""
+    return mr.tensor(array, dtype=mr.float64, device=device, requires_grad=requires_grad)
+
+
+@dataclass
+class OpCase:
+    """One op under test: the minires function, its PyTorch twin, and input shapes.
+
+    ``fn`` and ``torch_fn`` take the inputs positionally (minires Tensors, torch
+    tensors); ``torch_fn`` is None when PyTorch has no matching op.
+    """
+
+    name: str
+    fn: Callable
+    torch_fn: Callable | None
+    shapes: list
+    positive: bool = False
+    away_from_zero: bool = False
+
+    def host_inputs(self):
+        return [random_array(shape, seed=index, positive=self.positive,
+                             away_from_zero=self.away_from_zero)
+                for index, shape in enumerate(self.shapes)]
+
+    def __str__(self):
+        return self.name
+
+
+def check_gradients(fn, inputs, device):
+    """gradcheck of ``fn`` on ``device``, and every output and gradient on that device."""
+    tensors = [on_device(array, device) for array in inputs]
+    output = fn(*tensors)
+    assert output.device == device, f"output came back on {output.device}, expected {device}"
+    output.backward(mr.tensor(np.ones(output.shape), dtype=output.dtype, device=device))
+    for index, tensor in enumerate(tensors):
+        assert tensor.grad is not None, f"input {index} got no gradient"
+        assert mr.backend.device_of(tensor.grad) == device, (
+            f"the gradient of input {index} came back on {mr.backend.device_of(tensor.grad)}")
+        assert tensor.grad.shape == tensor.data.shape and tensor.grad.dtype == tensor.dtype
+    assert mr.gradcheck(fn, *[on_device(array, device) for array in inputs])
+
+
+def compare_with_torch(torch, fn, torch_fn, inputs, tolerance=1e-10):
+    """Forward values and the gradients of every input agree with PyTorch in float64."""
+    ours = [on_device(array, "cpu") for array in inputs]
+    theirs = [torch.tensor(array, dtype=torch.float64, requires_grad=True) for array in inputs]
+    output, expected = fn(*ours), torch_fn(*theirs)
+    np.testing.assert_allclose(output.numpy(), expected.detach().numpy(), rtol=tolerance, atol=tolerance)
+    weights = random_array(output.shape, seed=99)
+    output.backward(mr.tensor(weights, dtype=mr.float64))
+    expected.backward(torch.tensor(weights, dtype=torch.float64))
+    for index, (mine, reference) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=tolerance, atol=tolerance,
+                                   err_msg=f"gradient of input {index}")
