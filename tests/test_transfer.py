@@ -1,0 +1,56 @@
+"""to_device and cast: data and gradients cross devices and dtypes, and come back."""
+
+import numpy as np
+import pytest
+
+import minires as mr
+import minires.functional as F
+from helpers import on_device, random_array
+
+
+@pytest.mark.parametrize("target", ["cpu", "strict"])
+def test_to_device_gradients(device, target):
+    x = on_device(random_array((3, 2)), device)
+    y = x.to(target)
+    assert y.device == target
+    (y * y).sum().backward()
+    assert mr.backend.device_of(x.grad) == device
+    np.testing.assert_allclose(mr.backend.to_numpy(x.grad), 2 * random_array((3, 2)))
+    assert mr.gradcheck(lambda t: (t.to(target) * 3.0).exp(), on_device(random_array((3, 2)), device))
+
+
+def test_to_device_keeps_values_and_dtype(device):
+    data = random_array((2, 3))
+    y = on_device(data, "cpu", requires_grad=False).to(device)
+    assert y.dtype == mr.float64
+    np.testing.assert_array_equal(y.numpy(), data)
+
+
+def test_cast_gradients_come_back_in_the_input_dtype(device):
+    x = on_device(random_array((4,)), device)                    # float64
+    y = F.cast(x, mr.float32)
+    assert y.dtype == mr.float32 and y.device == device
+    (y * 2.0).sum().backward()
+    assert x.grad.dtype == mr.float64
+    np.testing.assert_array_equal(mr.backend.to_numpy(x.grad), np.full(4, 2.0))
+
+
+def test_cast_matches_torch(torch):
+    data = random_array((3,))
+    ours = on_device(data, "cpu")
+    theirs = torch.tensor(data, requires_grad=True)
+    out, expected = ours.float() * 3.0, theirs.float() * 3.0
+    np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
+
+
+def test_cast_to_an_integer_dtype_is_refused():
+    with pytest.raises(TypeError, match="cast: only floating dtypes keep a gradient; got int64"):
+        F.cast(on_device(np.ones(2), "cpu"), mr.int64)
+
+
+def test_unknown_device():
+    with pytest.raises(ValueError, match=r"unknown device 'tpu'; expected one of \['cpu', 'cuda', 'strict'\]"):
+        on_device(np.ones(2), "cpu").to("tpu")
