@@ -57,6 +57,7 @@ class Function:
       with that input's shape (None for inputs that need none). ``self.saved`` holds
       what forward saved, ``self.xp`` the array module forward ran with, and
       ``self.needs_input_grad[i]`` says whether input ``i`` needs a gradient at all.
+      It must not change ``grad_output`` in place: other ops may share that array.
 
     Options of the op (an axis, a shape) are given to ``apply`` as keyword arguments
     and reach the subclass's ``__init__``::

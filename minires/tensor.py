@@ -174,10 +174,13 @@ class Tensor:
             grad = grad.data if isinstance(grad, Tensor) else grad
             if not backend.is_array(grad):
                 raise TypeError(f"backward: grad must be a Tensor or an array; got {type(grad).__name__}")
-            if backend.device_of(grad) != self.device or tuple(grad.shape) != self.shape:
+            if backend.device_of(grad) != self.device:
+                raise backend.DeviceMismatchError(
+                    f"backward: grad is on {backend.device_of(grad)} but the tensor is on "
+                    f"{self.device}; move it with .to(device)")
+            if tuple(grad.shape) != self.shape:
                 raise ValueError(
-                    f"backward: grad has shape {tuple(grad.shape)} on {backend.device_of(grad)}, "
-                    f"but the tensor has shape {self.shape} on {self.device}")
+                    f"backward: grad has shape {tuple(grad.shape)}, but the tensor has shape {self.shape}")
             if grad.dtype != self.dtype:
                 grad = grad.astype(self.dtype)
         run_backward(self, grad, retain_graph=retain_graph)

@@ -121,8 +121,10 @@ def test_backward_with_an_explicit_grad():
     x = mr.tensor([1.0, 2.0], requires_grad=True)
     (x * 2.0).backward(mr.tensor([1.0, 10.0]))
     np.testing.assert_array_equal(x.grad, [2.0, 20.0])
-    with pytest.raises(ValueError, match=r"grad has shape \(3,\).*tensor has shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\), but the tensor has shape \(2,\)"):
         (x * 2.0).backward(np.ones(3))
+    with pytest.raises(mr.DeviceMismatchError, match="backward: grad is on cpu but the tensor is on strict"):
+        (x.to("strict") * 2.0).backward(np.ones(2))
 
 
 def test_backward_without_requires_grad():
