@@ -72,6 +72,7 @@ _CPU = Device("cpu", numpy, numpy.ndarray, lambda array: array, lambda array: ar
 _devices = {"cpu": _CPU}          # name -> Device; "cuda" is added once CUDA is probed
 _cuda_probe = None                # None: not probed yet; else (cupy module or None, reason)
 _default_device = None            # None: not chosen yet; read MINIRES_DEVICE on first use
+_auto_announced = False           # "auto" says which device it chose once per process
 
 
 # ----------------------------------------------------------------------------------
@@ -144,9 +145,10 @@ def _require_cuda():
 
 def _reset_cuda_probe():
     """Forgets the cached probe (tests use it to simulate machines)."""
-    global _cuda_probe, _default_device
+    global _cuda_probe, _default_device, _auto_announced
     _cuda_probe = None
     _default_device = None
+    _auto_announced = False
     _devices.pop("cuda", None)
 
 
@@ -247,14 +249,14 @@ def set_device(device: str):
     when CUDA cannot be used. Without a call, the environment variable
     ``MINIRES_DEVICE`` decides, and without it the CPU (as in PyTorch).
     """
-    global _default_device
+    global _default_device, _auto_announced
     if device == "auto":
-        if cuda_available():
-            device = "cuda"
-            print("minires: using CUDA through CuPy", file=sys.stderr)
-        else:
-            device = "cpu"
-            print(f"minires: using NumPy on the CPU ({cuda_unavailable_reason()})", file=sys.stderr)
+        device = "cuda" if cuda_available() else "cpu"
+        if not _auto_announced:
+            choice = ("CUDA through CuPy" if device == "cuda"
+                      else f"NumPy on the CPU ({cuda_unavailable_reason()})")
+            print(f"minires: using {choice}", file=sys.stderr)
+            _auto_announced = True
     _get_device(device)   # raises a clear error for an unknown or unusable device
     _default_device = device
 

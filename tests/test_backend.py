@@ -100,6 +100,7 @@ def test_auto_falls_back_to_the_cpu_and_says_so_once(fresh_probe, monkeypatch, c
     assert mr.get_device() == "cpu"
     assert mr.get_device() == "cpu"
     assert mr.tensor([1.0]).device == "cpu"
+    mr.set_device("auto")
     assert capsys.readouterr().err.count("minires: using NumPy on the CPU") == 1
 
 

@@ -85,8 +85,16 @@ def test_concatenate_shape_mismatch_names_the_shapes():
         F.concatenate([a, b], dim=1)
 
 
+def test_concatenate_needs_a_list():
+    a = on_device(np.ones((2, 3)), "cpu")
+    with pytest.raises(TypeError, match="concatenate: expects a list or tuple of tensors; got Tensor"):
+        F.concatenate(a)
+
+
 def test_pad_rejects_bad_widths():
     x = on_device(np.ones((2, 3)), "cpu")
+    with pytest.raises(TypeError, match="pad: pad must be a tuple"):
+        F.pad(x, 1)
     with pytest.raises(ValueError, match="pad: pad must list non-negative int pairs"):
         F.pad(x, (1,))
     with pytest.raises(ValueError, match="pad"):

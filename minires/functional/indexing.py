@@ -124,6 +124,8 @@ class Pad(Function):
     then (top, bottom) for the one before, and so on."""
 
     def __init__(self, pad, value):
+        if not isinstance(pad, (tuple, list)):
+            raise TypeError(f"pad: pad must be a tuple such as (left, right, top, bottom); got {pad!r}")
         self.pad, self.value = tuple(pad), float(value)
 
     def forward(self, xp, x):
@@ -153,6 +155,8 @@ def getitem(x, index):
 
 def concatenate(tensors, dim=0):
     """Joins tensors along an existing dimension (torch.cat)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"concatenate: expects a list or tuple of tensors; got {type(tensors).__name__}")
     return Concatenate.apply(*tensors, dim=dim)
 
 

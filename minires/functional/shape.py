@@ -73,7 +73,7 @@ class Permute(Function):
         return x.transpose(axes)
 
     def backward(self, grad_output):
-        return (grad_output.transpose(self.inverse),)
+        return (grad_output.transpose(tuple(self.inverse)),)
 
 
 class BroadcastTo(Function):
