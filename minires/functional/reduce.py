@@ -85,7 +85,7 @@ def mean(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Maximum over ``dim``, like torch.amax.
 
-    Differs from torch.max(x, dim), which returns (values, indices): this returns
+    Unlike torch.max(x, dim), which returns (values, indices), this returns
     the values only; use :func:`argmax` for the indices.
     """
     dims, keepdim = resolve_reduction_dims("max", x.ndim, x.shape, dim, keepdim, axis, keepdims)
