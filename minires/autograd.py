@@ -95,8 +95,7 @@ class Function:
         function = cls(**options)
         name = cls.__name__
         arrays = [_input_array(name, index, value) for index, value in enumerate(inputs)]
-        _check_same_device(name, arrays)
-        function.xp = backend.get_array_module(*arrays)
+        function.xp = backend.array_module(_common_device(name, arrays))
         function.needs_input_grad = tuple(
             isinstance(value, Tensor) and value.requires_grad for value in inputs)
         record = _grad_enabled and any(function.needs_input_grad)
@@ -133,15 +132,20 @@ def _input_array(op_name, index, value):
         "or a Python number (wrap data with minires.tensor(...))")
 
 
-def _check_same_device(op_name, arrays):
-    """Raises a DeviceMismatchError naming the op when inputs sit on different devices."""
+def _common_device(op_name, arrays):
+    """The device all array inputs sit on ("cpu" when there are none).
+
+    Raises a DeviceMismatchError naming the op when they sit on different devices.
+    """
     located = [(index, backend.device_of(array), array.shape)
                for index, array in enumerate(arrays) if backend.is_array(array)]
-    if len({device for _, device, _ in located}) > 1:
+    devices = {device for _, device, _ in located}
+    if len(devices) > 1:
         described = ", ".join(f"input {index} {shape} on {device}" for index, device, shape in located)
         raise backend.DeviceMismatchError(
             f"{op_name}: inputs are on different devices ({described}); minires never moves "
             "data implicitly: move them to one device with .to(device)")
+    return devices.pop() if devices else "cpu"
 
 
 # ----------------------------------------------------------------------------------

@@ -67,13 +67,14 @@ class Permute(Function):
             raise ValueError(
                 f"permute: dims {tuple(self.dims)} are not a permutation of the {x.ndim} "
                 f"dimensions of a tensor of shape {tuple(x.shape)}")
-        self.inverse = [0] * x.ndim          # inverse[d] = where input dimension d went
+        inverse = [0] * x.ndim               # inverse[d] = where input dimension d went
         for position, axis in enumerate(axes):
-            self.inverse[axis] = position
+            inverse[axis] = position
+        self.inverse = tuple(inverse)
         return x.transpose(axes)
 
     def backward(self, grad_output):
-        return (grad_output.transpose(tuple(self.inverse)),)
+        return (grad_output.transpose(self.inverse),)
 
 
 class BroadcastTo(Function):
