@@ -5,19 +5,31 @@ a lower-case wrapper below it:
 
 - arith: add, sub, mul, div, neg, pow, maximum, where
 - elementwise: exp, log, sqrt
-- activation: tanh, sigmoid, relu
+- activation: tanh, sigmoid, relu, softmax, log_softmax
 - matmul: matmul
 - reduce: sum, mean, max, argmax
 - shape: reshape, flatten, transpose, permute, broadcast_to
 - indexing: getitem, concatenate (cat), pad
 - transfer: to_device, cast
+- conv: conv2d (im2col and one matrix product)
+- norm: batch_norm
+- pool: max_pool2d, avg_pool2d, global_avg_pool2d
+- linear: linear
+- dropout: dropout
+- loss: cross_entropy
 """
 
-from minires.functional.activation import relu, sigmoid, tanh
+from minires.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from minires.functional.arith import add, div, maximum, mul, neg, pow, sub, where
+from minires.functional.conv import conv2d
+from minires.functional.dropout import dropout
 from minires.functional.elementwise import exp, log, sqrt
 from minires.functional.indexing import cat, concatenate, getitem, pad
+from minires.functional.linear import linear
+from minires.functional.loss import cross_entropy
 from minires.functional.matmul import matmul
+from minires.functional.norm import batch_norm
+from minires.functional.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from minires.functional.reduce import argmax, max, mean, sum
 from minires.functional.shape import broadcast_to, flatten, permute, reshape, transpose
 from minires.functional.transfer import cast, to_device
@@ -25,10 +37,12 @@ from minires.functional.transfer import cast, to_device
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "maximum", "where",
     "exp", "log", "sqrt",
-    "tanh", "sigmoid", "relu",
+    "tanh", "sigmoid", "relu", "softmax", "log_softmax",
     "matmul",
     "sum", "mean", "max", "argmax",
     "reshape", "flatten", "transpose", "permute", "broadcast_to",
     "getitem", "concatenate", "cat", "pad",
     "to_device", "cast",
+    "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "linear", "dropout", "cross_entropy",
 ]

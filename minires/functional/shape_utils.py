@@ -1,4 +1,4 @@
-"""Shape arithmetic shared by the ops: broadcasting, its reverse, and dim checks.
+"""Shape arithmetic shared by the ops: broadcasting, its reverse, dim and argument checks.
 
 Broadcasting lines shapes up from the right; two sizes fit when they are equal or
 one of them is 1. ``(8, 1, 5) + (3, 1)`` gives ``(8, 3, 5)``. In backward the
@@ -6,6 +6,8 @@ gradient has the broadcast shape and must be summed back to each input's shape:
 over the leading axes that broadcasting added, and over the axes where the input
 had size 1. That is :func:`sum_to_shape`.
 """
+
+from minires import backend
 
 
 def shape_of(value) -> tuple:
@@ -77,3 +79,26 @@ def resolve_reduction_dims(op_name, ndim, shape, dim, keepdim, axis, keepdims):
     if keepdims is not None:
         keepdim = keepdims
     return normalize_dims(op_name, dim, ndim, shape), bool(keepdim)
+
+
+def pair(op_name: str, name: str, value, minimum: int) -> tuple:
+    """An int or a pair of ints as ``(height, width)``, each at least ``minimum``.
+
+    Convolutions and pools take ``stride=2`` or ``stride=(2, 1)``, as in PyTorch.
+    """
+    values = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if (values is None or len(values) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
+        raise TypeError(f"{op_name}: {name} must be an int or a pair of ints; got {value!r}")
+    if min(values) < minimum:
+        raise ValueError(f"{op_name}: {name} must be at least {minimum}; got {value!r}")
+    return values
+
+
+def check_float_dtypes(op_name, **arrays):
+    """All given arrays share one floating dtype (as PyTorch requires for conv and norms)."""
+    dtypes = {name: array.dtype for name, array in arrays.items() if array is not None}
+    if not all(backend.is_floating(dtype) for dtype in dtypes.values()) or len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{name} {dtype}" for name, dtype in dtypes.items())
+        raise TypeError(f"{op_name}: expected inputs of one floating dtype; got {listed} "
+                        "(convert with .float() or .double())")

@@ -1,0 +1,172 @@
+"""2-D convolution as im2col followed by one matrix product, and its backward.
+
+Notation (as in PyTorch and the lessons):
+    N batch size, C_in / C_out input / output channels, H, W input height and width,
+    KH, KW kernel height and width, SH, SW strides, PH, PW zero padding,
+    OH = (H + 2 * PH - KH) // SH + 1 and OW = (W + 2 * PW - KW) // SW + 1.
+
+A convolution (a cross-correlation, strictly, as in every framework) slides the
+kernel over the padded input: output[n, o, oh, ow] is the sum over c, i, j of
+weight[o, c, i, j] * x_padded[n, c, oh * SH + i, ow * SW + j].
+
+im2col rewrites it as one matrix product. For each kernel tap (i, j), the input
+pixels that the tap sees, one per output position, form a strided slice of the
+padded input. Stacking those slices for every tap gives the "columns" matrix
+``cols`` of shape (C_in * KH * KW, N * OH * OW), and then
+
+    output = weight.reshape(C_out, C_in * KH * KW) @ cols      # (C_out, N * OH * OW)
+
+Backward reads the same picture in reverse: the weight gradient is a matrix product
+with ``cols``, and the input gradient is a matrix product giving column gradients
+that col2im adds back, tap by tap, into the strided slice each tap came from. The
+only Python loops run over the KH * KW kernel taps, never over images or pixels.
+"""
+
+from minires.autograd import Function
+from minires.functional.shape_utils import check_float_dtypes, pair, shape_of
+
+
+def output_size(op_name, input_shape, kernel_size, stride, padding) -> tuple:
+    """(OH, OW) of a sliding window over an (N, C, H, W) input, checked to be at least 1."""
+    height, width = input_shape[2], input_shape[3]
+    (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
+    if KH > height + 2 * PH or KW > width + 2 * PW:
+        raise ValueError(
+            f"{op_name}: the kernel ({KH}x{KW}) is larger than the padded input "
+            f"({height + 2 * PH}x{width + 2 * PW}: input shape {tuple(input_shape)}, padding {padding})")
+    return (height + 2 * PH - KH) // SH + 1, (width + 2 * PW - KW) // SW + 1
+
+
+def tap_slice(i, j, stride, out_size) -> tuple:
+    """The index that picks, from an (N, C, H_padded, W_padded) array, the pixel that
+    kernel tap (i, j) sees at every output position: a strided (N, C, OH, OW) slice."""
+    (SH, SW), (OH, OW) = stride, out_size
+    return (slice(None), slice(None), slice(i, i + SH * OH, SH), slice(j, j + SW * OW, SW))
+
+
+def zero_pad(xp, x, padding):
+    """(N, C, H, W) -> (N, C, H + 2 * PH, W + 2 * PW), zeros around the border."""
+    PH, PW = padding
+    if PH == 0 and PW == 0:
+        return x
+    return xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+
+
+def im2col(xp, x, kernel_size, stride, padding):
+    """(N, C, H, W) -> columns (C * KH * KW, N * OH * OW), one row per (channel, tap).
+
+    Column ``n * OH * OW + oh * OW + ow`` holds the C * KH * KW input values that the
+    kernel covers at output position (oh, ow) of image n.
+    """
+    N, C = x.shape[0], x.shape[1]
+    KH, KW = kernel_size
+    OH, OW = output_size("im2col", x.shape, kernel_size, stride, padding)
+    x_padded = zero_pad(xp, x, padding)                                  # (N, C, H + 2PH, W + 2PW)
+    cols = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            seen_by_tap = x_padded[tap_slice(i, j, stride, (OH, OW))]    # (N, C, OH, OW)
+            cols[:, i, j] = seen_by_tap.transpose(1, 0, 2, 3)            # (C, N, OH, OW)
+    return cols.reshape(C * KH * KW, N * OH * OW)
+
+
+def col2im(xp, cols, input_shape, kernel_size, stride, padding):
+    """The reverse of im2col for gradients: (C * KH * KW, N * OH * OW) -> (N, C, H, W).
+
+    Every value of ``cols`` is added to the input pixel it was copied from. A pixel
+    seen by several taps (overlapping windows) receives the sum. Within one tap the
+    strided slice has no repeated pixels, so ``+=`` on the slice is exact; the taps
+    are added one after another.
+    """
+    N, C, H, W = input_shape
+    KH, KW = kernel_size
+    (PH, PW) = padding
+    OH, OW = output_size("col2im", input_shape, kernel_size, stride, padding)
+    cols = cols.reshape(C, KH, KW, N, OH, OW)
+    grad_padded = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=cols.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            grad_padded[tap_slice(i, j, stride, (OH, OW))] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return grad_padded[:, :, PH:PH + H, PW:PW + W]                       # (N, C, H, W)
+
+
+class Conv2d(Function):
+    """2-D convolution of (N, C_in, H, W) with (C_out, C_in, KH, KW), bias optional."""
+
+    def __init__(self, stride, padding):
+        self.stride, self.padding = stride, padding
+
+    def forward(self, xp, x, weight, bias=None):
+        C_out = weight.shape[0]
+        kernel_size = tuple(weight.shape[2:])
+        N = x.shape[0]
+        OH, OW = output_size("conv2d", x.shape, kernel_size, self.stride, self.padding)
+        cols = im2col(xp, x, kernel_size, self.stride, self.padding)        # (C_in*KH*KW, N*OH*OW)
+        weight_matrix = weight.reshape(C_out, -1)                           # (C_out, C_in*KH*KW)
+        output = weight_matrix @ cols                                       # (C_out, N*OH*OW)
+        output = output.reshape(C_out, N, OH, OW).transpose(1, 0, 2, 3)     # (N, C_out, OH, OW)
+        output = xp.ascontiguousarray(output)
+        if bias is not None:
+            output += bias.reshape(1, C_out, 1, 1)
+        # backward needs cols for the weight gradient and the weight for the input one
+        self.save_for_backward(cols, weight_matrix)
+        self.input_shape, self.kernel_size = tuple(x.shape), kernel_size
+        self.has_bias = bias is not None
+        return output
+
+    def backward(self, grad_output):
+        cols, weight_matrix = self.saved
+        xp = self.xp
+        C_out = weight_matrix.shape[0]
+        grad_matrix = grad_output.transpose(1, 0, 2, 3).reshape(C_out, -1)  # (C_out, N*OH*OW)
+        grad_x = grad_weight = grad_bias = None
+        if self.needs_input_grad[0]:
+            grad_cols = weight_matrix.T @ grad_matrix                       # (C_in*KH*KW, N*OH*OW)
+            grad_x = col2im(xp, grad_cols, self.input_shape, self.kernel_size, self.stride, self.padding)
+        if self.needs_input_grad[1]:
+            grad_weight = grad_matrix @ cols.T                              # (C_out, C_in*KH*KW)
+            grad_weight = grad_weight.reshape((C_out, self.input_shape[1]) + self.kernel_size)
+        if self.has_bias:
+            if self.needs_input_grad[2]:
+                grad_bias = grad_output.sum(axis=(0, 2, 3))                 # (C_out,)
+            return grad_x, grad_weight, grad_bias
+        return grad_x, grad_weight
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
+
+    Computed as im2col followed by one matrix product (see the module docstring).
+    Padding is with zeros; ``dilation`` and ``groups`` are not supported.
+
+    Args:
+        x: input, (N, C_in, H, W).
+        weight: kernels, (C_out, C_in, KH, KW).
+        bias: (C_out,) or None.
+        stride: int or (SH, SW), at least 1.
+        padding: int or (PH, PW), zeros added on each side, at least 0.
+
+    Shape:
+        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
+        OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
+    """
+    stride = pair("conv2d", "stride", stride, minimum=1)
+    padding = pair("conv2d", "padding", padding, minimum=0)
+    x_shape, weight_shape = shape_of(x), shape_of(weight)
+    if len(x_shape) != 4:
+        raise ValueError(f"conv2d: expected a 4-D input (N, C_in, H, W); got shape {x_shape} "
+                         "(for a single image, add the batch dimension: x.reshape(1, C, H, W))")
+    if len(weight_shape) != 4:
+        raise ValueError(f"conv2d: expected a 4-D weight (C_out, C_in, KH, KW); got shape {weight_shape}")
+    if x_shape[1] != weight_shape[1]:
+        raise ValueError(
+            f"conv2d: input has {x_shape[1]} channels but weight expects {weight_shape[1]} "
+            f"(input {x_shape}, weight {weight_shape}: weight is (C_out, C_in, KH, KW))")
+    if bias is not None and shape_of(bias) != weight_shape[:1]:
+        raise ValueError(f"conv2d: bias must have shape ({weight_shape[0]},), one value per output "
+                         f"channel; got {shape_of(bias)} (weight {weight_shape})")
+    check_float_dtypes("conv2d", x=x, weight=weight, bias=bias)
+    output_size("conv2d", x_shape, weight_shape[2:], stride, padding)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+
