@@ -138,6 +138,24 @@ def batch_norm_two_pass(x, weight=None, bias=None, eps=1e-5):
     return y, mean, biased_var, unbiased_var
 
 
+def _pool_loops(x, kernel_size, stride, padding, pad_value, reduce_window):
+    """One pooled value per window: ``reduce_window`` of the (KH, KW) window it sees."""
+    N, C, H, W = x.shape
+    KH, KW = _pair(kernel_size)
+    sh, sw = _pair(kernel_size if stride is None else stride)
+    ph, pw = _pair(padding)
+    OH, OW = _output_size(H, KH, sh, ph), _output_size(W, KW, sw, pw)
+    x_padded = _pad_spatial(x, (ph, pw), pad_value)    # (N, C, H + 2*ph, W + 2*pw)
+    y = np.zeros((N, C, OH, OW))
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    window = x_padded[n, c, oh * sh:oh * sh + KH, ow * sw:ow * sw + KW]  # (KH, KW)
+                    y[n, c, oh, ow] = reduce_window(window)
+    return y
+
+
 def max_pool2d_loops(x, kernel_size, stride=None, padding=0):
     """2-D max pooling, one window at a time; padding counts as -inf (never the max).
 
@@ -145,20 +163,7 @@ def max_pool2d_loops(x, kernel_size, stride=None, padding=0):
         x: (N, C, H, W) -> (N, C, OH, OW),
         OH = (H + 2*ph - KH) // sh + 1, OW likewise; stride defaults to kernel_size
     """
-    N, C, H, W = x.shape
-    KH, KW = _pair(kernel_size)
-    sh, sw = _pair(kernel_size if stride is None else stride)
-    ph, pw = _pair(padding)
-    OH, OW = _output_size(H, KH, sh, ph), _output_size(W, KW, sw, pw)
-    x_padded = _pad_spatial(x, (ph, pw), -np.inf)      # (N, C, H + 2*ph, W + 2*pw)
-    y = np.zeros((N, C, OH, OW))
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    window = x_padded[n, c, oh * sh:oh * sh + KH, ow * sw:ow * sw + KW]  # (KH, KW)
-                    y[n, c, oh, ow] = np.max(window)
-    return y
+    return _pool_loops(x, kernel_size, stride, padding, -np.inf, np.max)
 
 
 def max_pool2d_backward_loops(x, grad_output, kernel_size, stride=None, padding=0):
@@ -198,20 +203,7 @@ def avg_pool2d_loops(x, kernel_size, stride=None, padding=0):
         x: (N, C, H, W) -> (N, C, OH, OW),
         OH = (H + 2*ph - KH) // sh + 1, OW likewise; stride defaults to kernel_size
     """
-    N, C, H, W = x.shape
-    KH, KW = _pair(kernel_size)
-    sh, sw = _pair(kernel_size if stride is None else stride)
-    ph, pw = _pair(padding)
-    OH, OW = _output_size(H, KH, sh, ph), _output_size(W, KW, sw, pw)
-    x_padded = _pad_spatial(x, (ph, pw), 0.0)          # (N, C, H + 2*ph, W + 2*pw)
-    y = np.zeros((N, C, OH, OW))
-    for n in range(N):
-        for c in range(C):
-            for oh in range(OH):
-                for ow in range(OW):
-                    window = x_padded[n, c, oh * sh:oh * sh + KH, ow * sw:ow * sw + KW]  # (KH, KW)
-                    y[n, c, oh, ow] = np.sum(window) / (KH * KW)
-    return y
+    return _pool_loops(x, kernel_size, stride, padding, 0.0, lambda window: np.sum(window) / window.size)
 
 
 def cross_entropy_loops(logits, target, reduction="mean"):

@@ -1,5 +1,6 @@
 """Dropout: zero each value with probability p while training, and rescale the rest."""
 
+from minires import backend
 from minires.autograd import Function
 
 
@@ -39,6 +40,7 @@ def dropout(x, p=0.5, training=True):
     Shape:
         any shape -> the same shape
     """
+    p = backend.scalar_value(p)                  # a NumPy number becomes a Python one
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p is the probability of zeroing a value and must be in [0, 1); got {p!r}")
     if not training or p == 0:

@@ -3,7 +3,7 @@
 from minires.functional.arith import add
 from minires.functional.matmul import matmul
 from minires.functional.shape import transpose
-from minires.functional.shape_utils import shape_of
+from minires.functional.shape_utils import check_float_dtypes, shape_of
 
 
 def linear(x, weight, bias=None):
@@ -28,5 +28,6 @@ def linear(x, weight, bias=None):
     if bias is not None and shape_of(bias) != weight_shape[:1]:
         raise ValueError(f"linear: bias must have shape ({weight_shape[0]},), one value per output; "
                          f"got {shape_of(bias)}")
+    check_float_dtypes("linear", x=x, weight=weight, bias=bias)
     output = matmul(x, transpose(weight, 0, 1))          # (*, in) @ (in, out) -> (*, out)
     return output if bias is None else add(output, bias)

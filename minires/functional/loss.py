@@ -80,8 +80,8 @@ def _checked_target(target, N, C, device):
     """The targets as an integer array on ``device``, after checking shape, dtype and range."""
     if isinstance(target, Tensor):
         target = target.data
-    if isinstance(target, list):
-        target = backend.host_array(target)
+    if isinstance(target, list):             # [] would be float32, as in torch.tensor([])
+        target = backend.host_array(target, dtype=None if target else backend.int64)
     if not backend.is_array(target):
         raise TypeError(f"cross_entropy: target must be a Tensor, an array or a list of class "
                         f"indices; got {type(target).__name__}")

@@ -136,8 +136,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if len(x_shape) not in (2, 4):
         raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, H, W); got {x_shape}")
     channels = x_shape[1]
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"batch_norm: momentum must be in [0, 1]; got {momentum!r}")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"batch_norm: momentum must be a number in [0, 1]; got {momentum!r} "
+                         "(PyTorch's momentum=None, a cumulative average, is not supported)")
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     if not training and running_mean is None:
