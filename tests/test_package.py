@@ -32,3 +32,18 @@ def test_public_names():
     for name in ["Tensor", "tensor", "Function", "no_grad", "gradcheck", "numerical_grad",
                  "set_device", "cuda_available", "float32", "float64", "functional"]:
         assert hasattr(minires, name), name
+
+
+NETWORK_OPS = ["conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "linear",
+               "dropout", "softmax", "log_softmax", "cross_entropy"]
+
+
+def test_network_ops_document_their_shapes():
+    import minires.functional as F
+    missing = [name for name in NETWORK_OPS if "Shape:" not in (getattr(F, name).__doc__ or "")]
+    assert not missing, f"these ops have no 'Shape:' section in their docstring: {missing}"
+
+
+def test_batch_norm_derives_its_backward():
+    from minires.functional import norm
+    assert "dL/dx_j = " in norm.__doc__ and "d sigma / d x_j" in norm.__doc__
