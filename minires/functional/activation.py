@@ -74,8 +74,7 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, xp, x):
-        shifted = x - x.max(axis=self.dim, keepdims=True)
-        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.dim, keepdims=True))
+        y = stable_log_softmax(xp, x, self.dim)
         self.save_for_backward(y)          # dy_i/dx_j = delta_ij - softmax_j, softmax = exp(y)
         return y
 
@@ -83,6 +82,12 @@ class LogSoftmax(Function):
         (y,) = self.saved
         # sum_i g_i (delta_ij - softmax_j) = g_j - softmax_j sum_i g_i
         return (grad_output - self.xp.exp(y) * grad_output.sum(axis=self.dim, keepdims=True),)
+
+def stable_log_softmax(xp, x, axis):
+    """log_softmax of the array ``x`` along ``axis``, shifted by the max (see LogSoftmax)."""
+    shifted = x - x.max(axis=axis, keepdims=True)                       # the max becomes 0
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
 
 def tanh(x):
     """Hyperbolic tangent, elementwise."""

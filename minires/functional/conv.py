@@ -44,12 +44,12 @@ def tap_slice(i, j, stride, out_size) -> tuple:
     return (slice(None), slice(None), slice(i, i + SH * OH, SH), slice(j, j + SW * OW, SW))
 
 
-def zero_pad(xp, x, padding):
-    """(N, C, H, W) -> (N, C, H + 2 * PH, W + 2 * PW), zeros around the border."""
+def pad_border(xp, x, padding, value=0.0):
+    """(N, C, H, W) -> (N, C, H + 2 * PH, W + 2 * PW), ``value`` around the border."""
     PH, PW = padding
     if PH == 0 and PW == 0:
         return x
-    return xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    return xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)), constant_values=value)
 
 
 def im2col(xp, x, kernel_size, stride, padding):
@@ -61,7 +61,7 @@ def im2col(xp, x, kernel_size, stride, padding):
     N, C = x.shape[0], x.shape[1]
     KH, KW = kernel_size
     OH, OW = output_size("im2col", x.shape, kernel_size, stride, padding)
-    x_padded = zero_pad(xp, x, padding)                                  # (N, C, H + 2PH, W + 2PW)
+    x_padded = pad_border(xp, x, padding)                                 # (N, C, H + 2PH, W + 2PW)
     cols = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
     for i in range(KH):
         for j in range(KW):

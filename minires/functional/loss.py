@@ -2,6 +2,7 @@
 
 from minires import backend
 from minires.autograd import Function
+from minires.functional.activation import stable_log_softmax
 from minires.functional.shape_utils import shape_of
 from minires.tensor import Tensor
 
@@ -11,7 +12,7 @@ REDUCTIONS = ("mean", "sum", "none")
 class CrossEntropy(Function):
     """loss_n = -log softmax(logits_n)[target_n] = log sum_c exp(logits_nc) - logits_n,target_n.
 
-    Forward computes log softmax stably (see LogSoftmax) and picks each row's target
+    Forward computes log softmax stably (stable_log_softmax) and picks each row's target
     entry with a one-hot mask (``arange(C) == target``), not by indexing: indexing with
     an array of indices would have to check their range on the device first.
 
@@ -25,8 +26,7 @@ class CrossEntropy(Function):
 
     def forward(self, xp, logits):
         N, C = logits.shape
-        shifted = logits - logits.max(axis=1, keepdims=True)                     # (N, C), max 0
-        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))  # (N, C)
+        log_probs = stable_log_softmax(xp, logits, axis=1)                        # (N, C)
         is_target = xp.arange(C) == self.target.reshape(N, 1)                     # (N, C) one-hot
         losses = -xp.where(is_target, log_probs, 0.0).sum(axis=1)                 # (N,)
         self.save_for_backward(log_probs, is_target)   # softmax = exp(log_probs), and the one-hot

@@ -144,7 +144,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if not training and running_mean is None:
         raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
     device = x.device if isinstance(x, Tensor) else backend.device_of(x)
-    running = {}
+    arrays = {}
     for name, value in (("running_mean", running_mean), ("running_var", running_var),
                         ("weight", weight), ("bias", bias)):
         if value is None:
@@ -156,12 +156,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         if backend.device_of(array) != device:
             raise backend.DeviceMismatchError(
                 f"batch_norm: {name} is on {backend.device_of(array)} but the input is on {device}")
-        running[name] = array
+        arrays[name] = array
     check_float_dtypes("batch_norm", x=x, weight=weight, bias=bias,
                        running_mean=running_mean, running_var=running_var)
     values_per_channel = math.prod(x_shape) // channels if channels else 0    # M
     if training and values_per_channel <= 1:
         raise ValueError(f"batch_norm: training needs more than one value per channel; got input {x_shape}")
     return BatchNorm.apply(x, 1.0 if weight is None else weight, 0.0 if bias is None else bias,
-                           running_mean=running.get("running_mean"), running_var=running.get("running_var"),
+                           running_mean=arrays.get("running_mean"), running_var=arrays.get("running_var"),
                            use_batch_stats=training, momentum=momentum, eps=eps)

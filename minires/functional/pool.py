@@ -12,7 +12,7 @@ the only Python loops run over the KH * KW taps.
 """
 
 from minires.autograd import Function
-from minires.functional.conv import output_size, tap_slice, zero_pad
+from minires.functional.conv import output_size, pad_border, tap_slice
 from minires.functional.reduce import mean
 from minires.functional.shape_utils import pair, shape_of
 
@@ -29,11 +29,8 @@ class MaxPool2d(Function):
 
     def forward(self, xp, x):
         KH, KW = self.kernel_size
-        PH, PW = self.padding
         out_size = output_size("max_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
-        x_padded = x
-        if PH or PW:
-            x_padded = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)), constant_values=-xp.inf)
+        x_padded = pad_border(xp, x, self.padding, value=-xp.inf)
         largest, picked_tap = None, None                  # (N, C, OH, OW) each
         for tap in range(KH * KW):
             seen_by_tap = x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]
@@ -71,7 +68,7 @@ class AvgPool2d(Function):
     def forward(self, xp, x):
         KH, KW = self.kernel_size
         out_size = output_size("avg_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
-        x_padded = zero_pad(xp, x, self.padding)
+        x_padded = pad_border(xp, x, self.padding)
         total = xp.zeros(x.shape[:2] + out_size, dtype=x.dtype)      # (N, C, OH, OW)
         for tap in range(KH * KW):
             total += x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]

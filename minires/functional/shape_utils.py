@@ -86,9 +86,13 @@ def pair(op_name: str, name: str, value, minimum: int) -> tuple:
 
     Convolutions and pools take ``stride=2`` or ``stride=(2, 1)``, as in PyTorch.
     """
-    values = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if (values is None or len(values) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
+    if isinstance(value, int):
+        values = (value, value)
+    elif isinstance(value, (tuple, list)):
+        values = tuple(value)
+    else:
+        values = ()
+    if len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise TypeError(f"{op_name}: {name} must be an int or a pair of ints; got {value!r}")
     if min(values) < minimum:
         raise ValueError(f"{op_name}: {name} must be at least {minimum}; got {value!r}")
