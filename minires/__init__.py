@@ -9,7 +9,9 @@
     x.grad                      # d(loss)/dx
 
 The layers, from the bottom: backend (NumPy or CuPy), tensor and autograd (the
-graph and the backward walk), functional (the ops), gradcheck (finite differences).
+graph and the backward walk), functional (the ops), gradcheck (finite differences),
+nn (modules, layers and the plain, residual, highway and VAN blocks), models (whole
+networks).
 """
 
 # tensor comes first: autograd and the ops import Tensor from it.
@@ -27,9 +29,12 @@ from minires.backend import (
     get_device,
     int32,
     int64,
+    manual_seed,
     set_device,
 )
 from minires.gradcheck import GradcheckError, gradcheck, numerical_grad
+from minires import nn
+from minires import models
 
 __version__ = "0.1.0"
 
@@ -38,4 +43,5 @@ __all__ = [
     "set_device", "get_device", "cuda_available", "CudaUnavailableError", "DeviceMismatchError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "gradcheck", "numerical_grad", "GradcheckError",
+    "manual_seed", "nn", "models",
 ]

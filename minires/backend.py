@@ -124,6 +124,8 @@ def _cuda():
         if cupy is not None:
             _devices["cuda"] = Device("cuda", cupy, cupy.ndarray,
                                       lambda array: array.get(), cupy.asarray)
+            if _seed is not None:
+                cupy.random.seed(_seed % 2**32)   # manual_seed ran before CUDA was first used
     return _cuda_probe
 
 
@@ -337,3 +339,33 @@ def host_random_normal(shape, seed, dtype=float64):
     that a seed gives the same numbers on every device.
     """
     return numpy.random.default_rng(seed).standard_normal(shape).astype(as_dtype(dtype))
+
+
+# ----------------------------------------------------------------------------------
+# Random numbers
+# ----------------------------------------------------------------------------------
+
+_seed = None
+_host_generator = numpy.random.default_rng()
+
+
+def manual_seed(seed: int):
+    """Seeds every random number generator minires uses, as torch.manual_seed.
+
+    - the host NumPy Generator that initialisation draws from (:func:`host_generator`):
+      a model built after ``manual_seed(n)`` has the same weights on every device;
+    - each device's global generator (``xp.random``), which ops such as dropout draw
+      from: NumPy's, and CuPy's once CUDA is in use.
+    """
+    global _seed, _host_generator
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"manual_seed: the seed must be a non-negative int; got {seed!r}")
+    _seed = seed
+    _host_generator = numpy.random.default_rng(seed)
+    for device in _devices.values():
+        device.xp.random.seed(seed % 2**32)   # the legacy global generators take 32 bits
+
+
+def host_generator():
+    """The NumPy Generator on the host that initialisation draws from (see manual_seed)."""
+    return _host_generator

@@ -73,3 +73,42 @@ def compare_with_torch(torch, fn, torch_fn, inputs, tolerance=1e-10):
     for index, (mine, reference) in enumerate(zip(ours, theirs)):
         np.testing.assert_allclose(mine.grad, reference.grad.numpy(), rtol=tolerance, atol=tolerance,
                                    err_msg=f"gradient of input {index}")
+
+
+def call_with_parameters(module, named_values, *inputs):
+    """module(*inputs) with each named parameter replaced by the given Tensor, then restored.
+
+    gradcheck hands its function float64 copies of every input; to check a module's
+    gradient with respect to its own weights, those copies must be what the module
+    computes with. ``named_values`` maps dotted names ("branch.conv1.weight") to Tensors.
+    """
+    owners = dict(module.named_modules())
+    saved = []
+    for name, value in named_values.items():
+        owner_name, _, attribute = name.rpartition(".")
+        owner = owners[owner_name]
+        saved.append((owner, attribute, getattr(owner, attribute)))
+        setattr(owner, attribute, value)
+    try:
+        return module(*inputs)
+    finally:
+        for owner, attribute, original in saved:
+            setattr(owner, attribute, original)
+
+
+def check_module_gradients(module, input_array, device, **gradcheck_options):
+    """gradcheck of ``module`` in float64 on ``device`` w.r.t. its input and every parameter.
+
+    Returns the names of the parameters checked. BatchNorm layers stay in the module's
+    mode (training updates their running statistics on every call, which the output
+    in training mode does not depend on).
+    """
+    module.double().to(device)
+    names = [name for name, _ in module.named_parameters()]
+    values = [mr.Tensor(parameter.data.copy(), requires_grad=True) for _, parameter in module.named_parameters()]
+
+    def fn(x, *parameter_values):
+        return call_with_parameters(module, dict(zip(names, parameter_values)), x)
+
+    assert mr.gradcheck(fn, on_device(input_array, device), *values, **gradcheck_options)
+    return names

@@ -1,0 +1,259 @@
+"""Whole networks: the CIFAR-10 nets of the ResNet paper in every family, the simplified
+nets without batch norm, and thin fully connected nets.
+
+    import minires as mr
+    net = mr.models.cifar_net("residual", depth=20)      # ResNet-20, 0.27M parameters
+    plain = mr.models.cifar_net("plain", depth=56)       # the same shape, no shortcuts
+"""
+
+import copy
+
+from minires import backend
+from minires import functional as F
+from minires import nn
+from minires.nn import init
+from minires.nn.dense_blocks import dense_layer
+
+CIFAR_FAMILIES = ("plain", "residual", "residual_v2", "highway", "van", "scaled_residual")
+MLP_FAMILIES = ("plain", "residual", "highway", "van")
+
+
+def _cifar_block(family, in_channels, out_channels, stride, block_options):
+    if family == "plain":
+        return nn.PlainBlock(in_channels, out_channels, stride, **block_options)
+    if family == "residual":
+        return nn.ResidualBlock(in_channels, out_channels, stride, **block_options)
+    if family == "residual_v2":
+        return nn.ResidualBlock(in_channels, out_channels, stride, preact=True, **block_options)
+    if family == "highway":
+        return nn.HighwayBlock(in_channels, out_channels, stride, **block_options)
+    if family == "van":
+        return nn.VANBlock(in_channels, out_channels, stride, **block_options)
+    return nn.ScaledResidualBlock(in_channels, out_channels, stride, **block_options)
+
+
+def blocks_per_stage(depth) -> int:
+    """n for a CIFAR net of depth 6n + 2 (n >= 1); a clear error for any other depth."""
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise TypeError(f"cifar_net: depth must be an int; got {depth!r}")
+    if depth >= 8 and (depth - 2) % 6 == 0:
+        return (depth - 2) // 6
+    below = (depth - 2) // 6 * 6 + 2
+    nearest = [d for d in (below, below + 6) if d >= 8]
+    raise ValueError(
+        f"cifar_net: depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...): 2 layers "
+        f"(the first convolution and the final linear layer) and 3 stages of n blocks of 2 "
+        f"convolutions; {depth} is not. The nearest valid depth{'s are' if len(nearest) > 1 else ' is'} "
+        + " and ".join(str(d) for d in nearest))
+
+
+class CifarNet(nn.Module):
+    """The CIFAR-10 network of "Deep Residual Learning for Image Recognition", Section 4.2.
+
+        stem     conv3x3(3 -> width), BN, ReLU                      (N, width, 32, 32)
+        stage1   n blocks of width channels                         (N, width, 32, 32)
+        stage2   n blocks of 2 * width, the first with stride 2     (N, 2 * width, 16, 16)
+        stage3   n blocks of 4 * width, the first with stride 2     (N, 4 * width, 8, 8)
+        pool     the mean of each channel                           (N, 4 * width)
+        fc       linear layer to the classes                        (N, num_classes)
+
+    depth = 6n + 2 counts the weighted layers: the stem, 2 per block, the fc.
+    residual_v2 (pre-activation blocks) adds BN and ReLU before the pool, since its
+    blocks end with a convolution. See cifar_net.
+    """
+
+    def __init__(self, family, depth, width=16, num_classes=10, **block_options):
+        super().__init__()
+        if family not in CIFAR_FAMILIES:
+            raise ValueError(f"cifar_net: family must be one of {CIFAR_FAMILIES}; got {family!r}")
+        blocks = blocks_per_stage(depth)
+        self.family, self.depth, self.width = family, depth, width
+        self.stem = nn.Sequential(nn.conv3x3(3, width), nn.BatchNorm2d(width), nn.ReLU())
+        in_channels = width
+        for stage, (channels, stride) in enumerate([(width, 1), (2 * width, 2), (4 * width, 2)], start=1):
+            stage_blocks = []
+            for index in range(blocks):
+                stage_blocks.append(_cifar_block(family, in_channels, channels,
+                                                 stride if index == 0 else 1, block_options))
+                in_channels = channels
+            self.add_module(f"stage{stage}", nn.Sequential(*stage_blocks))
+        if family == "residual_v2":
+            self.final_activation = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU())
+        else:
+            self.final_activation = nn.Identity()
+        self.pool = nn.GlobalAvgPool2d()
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)                                      # (N, width, H, W)
+        x = self.stage3(self.stage2(self.stage1(x)))          # (N, 4 * width, H / 4, W / 4)
+        x = self.pool(self.final_activation(x))               # (N, 4 * width)
+        return self.fc(x)                                     # (N, num_classes)
+
+    def extra_repr(self):
+        return f"family={self.family!r}, depth={self.depth}, width={self.width}"
+
+
+def cifar_net(family, depth, width=16, num_classes=10, **block_options):
+    """A CIFAR-10 net of ``depth`` layers in one family, as in the ResNet paper.
+
+    Args:
+        family: "plain", "residual" (ResNet v1), "residual_v2" (pre-activation),
+            "highway", "van" or "scaled_residual".
+        depth: 6n + 2 (20, 32, 44, 56, 110, ...).
+        width: channels of the first stage (16 in the paper); then 2x and 4x.
+        **block_options: passed to every block, e.g. shortcut="B",
+            zero_init_last_bn=True (residual), gate="1x1" (highway),
+            variant="constant" (scaled_residual). See minires.nn's blocks.
+
+    Convolutions are He-initialised; with shortcut "A", ResNet-20, 56 and 110 have
+    0.27M, 0.85M and 1.7M parameters, as in the paper's Table 6.
+
+    Shape:
+        (N, 3, H, W) -> (N, num_classes)
+    """
+    return CifarNet(family, depth, width, num_classes, **block_options)
+
+
+class SimplifiedNet(nn.Module):
+    """A CIFAR net without batch norm: conv3x3-ReLU, depth - 2 SimplifiedBlocks, pool, fc.
+
+    All blocks have ``width`` channels and keep the image size, so every block's
+    shortcut is the identity. See simplified_net.
+    """
+
+    def __init__(self, kind, depth, width=16, num_classes=10, initialization=None):
+        super().__init__()
+        if kind not in ("plain", "residual"):
+            raise ValueError(f"simplified_net: kind must be 'plain' or 'residual'; got {kind!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 3:
+            raise ValueError(f"simplified_net: depth must be an int >= 3 (the first convolution, "
+                             f"at least one block, the linear layer); got {depth!r}")
+        initialization = initialization or ("hardt_ma" if kind == "residual" else "kaiming")
+        if initialization not in ("hardt_ma", "kaiming"):
+            raise ValueError(f"simplified_net: initialization must be 'hardt_ma' or 'kaiming'; "
+                             f"got {initialization!r}")
+        self.kind, self.depth, self.width = kind, depth, width
+        self.stem = nn.Sequential(nn.Conv2d(3, width, kernel_size=3, padding=1), nn.ReLU())
+        init.kaiming_normal_(self.stem[0].weight, nonlinearity="relu")
+        blocks = [nn.SimplifiedBlock(width, residual=(kind == "residual")) for _ in range(depth - 2)]
+        for block in blocks:
+            if initialization == "hardt_ma":
+                init.hardt_ma_normal_(block.conv.weight)
+            else:
+                init.kaiming_normal_(block.conv.weight, nonlinearity="relu")
+            init.zeros_(block.conv.bias)
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.GlobalAvgPool2d()
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))                         # (N, width, H, W)
+        return self.fc(self.pool(x))                          # (N, num_classes)
+
+    def extra_repr(self):
+        return f"kind={self.kind!r}, depth={self.depth}, width={self.width}"
+
+
+def simplified_net(kind, depth, width=16, num_classes=10, initialization=None):
+    """A CIFAR net of one 3x3 convolution and a ReLU per block, no batch norm.
+
+    The nets of "Identity Connections in Residual Nets Improve Noise Stability":
+    plain blocks y = ReLU(conv(x)), residual blocks y = ReLU(conv(x) + x).
+
+    Args:
+        kind: "plain" or "residual".
+        depth: weighted layers: the first convolution, depth - 2 blocks, the linear layer.
+        initialization: of the blocks' weights (biases start at 0). "hardt_ma"
+            (minires.nn.init.hardt_ma_normal_, small weights) is the default for
+            residual nets, "kaiming" (He) for plain ones.
+
+    Shape:
+        (N, 3, H, W) -> (N, num_classes)
+    """
+    return SimplifiedNet(kind, depth, width, num_classes, initialization)
+
+
+def _move_identity(net, op_name, from_kind, to_kind, shift):
+    """A copy of a simplified net of ``from_kind`` as ``to_kind``, computing the same function."""
+    if not isinstance(net, SimplifiedNet):
+        raise TypeError(
+            f"{op_name}: expects a net from minires.models.simplified_net; got {type(net).__name__}. "
+            "Nets with batch norm cannot be converted: batch norm sits between the convolution "
+            "and the addition of x, so the identity cannot be folded into the kernel")
+    if net.kind != from_kind:
+        raise ValueError(f"{op_name}: expects a {from_kind} net; this one is {net.kind}")
+    converted = copy.deepcopy(net)
+    converted.kind = to_kind
+    converted.zero_grad()
+    for block in converted.blocks:
+        block.residual = to_kind == "residual"
+        weight = block.conv.weight.data                               # (C, C, KH, KW)
+        xp = backend.get_array_module(weight)
+        centre_h, centre_w = weight.shape[2] // 2, weight.shape[3] // 2
+        # The ID entries: the centre tap of channel c's kernel on its own input channel c.
+        weight[:, :, centre_h, centre_w] += shift * xp.eye(weight.shape[0], dtype=weight.dtype)
+    return converted
+
+
+def to_plain(residual_net):
+    """The plain net that computes what ``residual_net`` computes (a new net).
+
+    Each block ReLU(conv_W(x) + x) becomes ReLU(conv_{W+I}(x)): 1 is added at the ID
+    entries [c, c, 1, 1] of every block's kernel (see minires.nn.SimplifiedBlock).
+    Only nets from simplified_net can be converted.
+    """
+    return _move_identity(residual_net, "to_plain", "residual", "plain", 1.0)
+
+
+def to_residual(plain_net):
+    """The residual net that computes what ``plain_net`` computes: the inverse of to_plain.
+
+    1 is subtracted at the ID entries of every block's kernel.
+    """
+    return _move_identity(plain_net, "to_residual", "plain", "residual", -1.0)
+
+
+class MLPNet(nn.Module):
+    """A thin fully connected net: Flatten, Linear-ReLU, depth - 2 blocks, Linear.
+
+    See mlp_net.
+    """
+
+    def __init__(self, family, depth, width=50, in_features=784, num_classes=10, **block_options):
+        super().__init__()
+        if family not in MLP_FAMILIES:
+            raise ValueError(f"mlp_net: family must be one of {MLP_FAMILIES}; got {family!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 3:
+            raise ValueError(f"mlp_net: depth must be an int >= 3 (the input layer, at least one "
+                             f"block, the output layer); got {depth!r}")
+        block_class = {"plain": nn.DensePlainBlock, "residual": nn.DenseResidualBlock,
+                       "highway": nn.DenseHighwayBlock, "van": nn.DenseVANBlock}[family]
+        self.family, self.depth, self.width = family, depth, width
+        self.flatten = nn.Flatten()
+        self.input_layer = dense_layer(in_features, width)
+        self.blocks = nn.Sequential(*[block_class(width, **block_options) for _ in range(depth - 2)])
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.input_layer(self.flatten(x)))    # (N, width)
+        return self.fc(self.blocks(x))                               # (N, num_classes)
+
+    def extra_repr(self):
+        return f"family={self.family!r}, depth={self.depth}, width={self.width}"
+
+
+def mlp_net(family, depth, width=50, in_features=784, num_classes=10, **block_options):
+    """A thin fully connected net, as in the MNIST experiments of the VAN paper.
+
+    Args:
+        family: "plain", "residual", "highway" or "van" (see minires.nn.dense_blocks).
+        depth: linear layers: the input layer, depth - 2 blocks, the output layer.
+        width: units per hidden layer.
+        in_features: 784 for 28x28 images (the input is flattened).
+        **block_options: e.g. gate_bias=-2.0 for highway blocks.
+
+    Shape:
+        (N, *) with in_features values per example -> (N, num_classes)
+    """
+    return MLPNet(family, depth, width, in_features, num_classes, **block_options)

@@ -1,0 +1,36 @@
+"""Modules: layers, blocks and the machinery that holds their weights, as torch.nn.
+
+- module: Module (parameters, buffers, train/eval, to, state_dict) and Parameter
+- layers: Conv2d, Linear, BatchNorm1d, BatchNorm2d
+- stateless: ReLU, Sigmoid, Dropout, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Identity
+- container: Sequential
+- init: kaiming_normal_, kaiming_uniform_, hardt_ma_normal_, zeros_, ones_, constant_, ...
+- shortcuts: conv3x3, option A and B shortcuts
+- blocks: PlainBlock, ResidualBlock (v1, v2), HighwayBlock, VANBlock
+- block_variants: ScaledResidualBlock, SimplifiedBlock
+- dense_blocks: the fully connected plain, residual, highway and VAN blocks
+
+Every block is built from layers and minires.functional calls only.
+"""
+
+from minires.nn import init
+from minires.nn.block_variants import ScaledResidualBlock, SimplifiedBlock
+from minires.nn.blocks import HighwayBlock, PlainBlock, ResidualBlock, ResidualBranch, VANBlock
+from minires.nn.container import Sequential
+from minires.nn.dense_blocks import DenseHighwayBlock, DensePlainBlock, DenseResidualBlock, DenseVANBlock
+from minires.nn.layers import BatchNorm1d, BatchNorm2d, Conv2d, Linear
+from minires.nn.module import IncompatibleKeys, Module, Parameter
+from minires.nn.shortcuts import ShortcutA, conv3x3, make_shortcut
+from minires.nn.stateless import (AvgPool2d, Dropout, Flatten, GlobalAvgPool2d, Identity, MaxPool2d,
+                                  ReLU, Sigmoid)
+
+__all__ = [
+    "Module", "Parameter", "IncompatibleKeys", "init",
+    "Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d",
+    "ReLU", "Sigmoid", "Dropout", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "Flatten", "Identity",
+    "Sequential",
+    "conv3x3", "make_shortcut", "ShortcutA",
+    "ResidualBranch", "PlainBlock", "ResidualBlock", "HighwayBlock", "VANBlock",
+    "ScaledResidualBlock", "SimplifiedBlock",
+    "DensePlainBlock", "DenseResidualBlock", "DenseHighwayBlock", "DenseVANBlock",
+]

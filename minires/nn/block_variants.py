@@ -1,0 +1,113 @@
+"""Variants of the residual block, for studies of what the shortcut must be.
+
+- ScaledResidualBlock: the shortcuts of "Identity Mappings in Deep Residual
+  Networks" (He et al., 2016, Section 3 and Fig. 2), which all do worse than the
+  plain identity, and a version with both scales learned.
+- SimplifiedBlock: one convolution and a ReLU, no batch norm, plain or residual, the
+  nets of "Identity Connections in Residual Nets Improve Noise Stability" (Yu and
+  Tomasi), whose residual and plain versions can compute exactly the same function.
+"""
+
+from minires import functional as F
+from minires.nn import init
+from minires.nn.blocks import ResidualBranch
+from minires.nn.layers import Conv2d
+from minires.nn.module import Module, Parameter, filled_array
+from minires.nn.shortcuts import make_shortcut
+
+
+class ScaledResidualBlock(Module):
+    """y = ReLU(residual_scale * F(x) + shortcut_scale * h(x)), h a modified shortcut.
+
+    Variants (``variant=``), after "Identity Mappings in Deep Residual Networks":
+
+    - "learned": both scales are learned scalars (Parameters), initially 0.5 each.
+    - "constant": fixed scales, shortcut_scale 0.5 and residual_scale 1 by default
+      (the paper's "constant scaling" also tries residual_scale = 0.5).
+    - "shortcut_gating": h(x) = (1 - g(x)) x, g = sigmoid(conv1x1(x)), the gate's bias
+      starting at ``gate_bias`` (-6 by default, the paper's best: 1 - g is about 1).
+    - "conv1x1": h(x) = conv1x1(x), a learned 1x1 convolution on every block.
+    - "dropout": h(x) = dropout(x, p=dropout_p) in training (0.5 by default).
+
+    Scales apply in "learned" and "constant" only. When the shape changes, x is first
+    replaced by its option-A or option-B shortcut (except in "conv1x1", whose
+    convolution has the stride and the new width).
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    VARIANTS = ("learned", "constant", "shortcut_gating", "conv1x1", "dropout")
+
+    def __init__(self, in_channels, out_channels, stride=1, variant="learned", residual_scale=None,
+                 shortcut_scale=None, gate_bias=-6.0, dropout_p=0.5, shortcut="A"):
+        super().__init__()
+        if variant not in self.VARIANTS:
+            raise ValueError(f"ScaledResidualBlock: variant must be one of {self.VARIANTS}; got {variant!r}")
+        if (residual_scale is not None or shortcut_scale is not None) and variant not in ("learned", "constant"):
+            raise ValueError(f"ScaledResidualBlock: residual_scale and shortcut_scale apply to the "
+                             f"'learned' and 'constant' variants, not {variant!r}")
+        self.variant = variant
+        self.branch = ResidualBranch(in_channels, out_channels, stride)
+        if variant == "conv1x1":
+            self.shortcut = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+            init.kaiming_normal_(self.shortcut.weight, nonlinearity="relu")
+        else:
+            self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride)
+        if variant == "learned":
+            self.residual_scale = Parameter(filled_array((), 0.5 if residual_scale is None else residual_scale))
+            self.shortcut_scale = Parameter(filled_array((), 0.5 if shortcut_scale is None else shortcut_scale))
+        elif variant == "constant":
+            self.residual_scale = 1.0 if residual_scale is None else float(residual_scale)
+            self.shortcut_scale = 0.5 if shortcut_scale is None else float(shortcut_scale)
+        elif variant == "shortcut_gating":
+            self.gate = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
+            init.constant_(self.gate.bias, gate_bias)
+        elif variant == "dropout":
+            if not 0.0 <= dropout_p < 1.0:
+                raise ValueError(f"ScaledResidualBlock: dropout_p must be in [0, 1); got {dropout_p!r}")
+            self.dropout_p = float(dropout_p)
+
+    def forward(self, x):
+        branch = self.branch(x)                        # F(x)
+        carried = self.shortcut(x)                     # x, or its option-A/B/1x1 shortcut
+        if self.variant in ("learned", "constant"):
+            return F.relu(self.residual_scale * branch + self.shortcut_scale * carried)
+        if self.variant == "shortcut_gating":
+            gate = F.sigmoid(self.gate(x))             # g(x), in (0, 1)
+            return F.relu(branch + (1.0 - gate) * carried)
+        if self.variant == "dropout":
+            return F.relu(branch + F.dropout(carried, self.dropout_p, training=self.training))
+        return F.relu(branch + carried)                # conv1x1
+
+    def extra_repr(self):
+        return f"variant={self.variant!r}"
+
+
+class SimplifiedBlock(Module):
+    """One 3x3 convolution (with bias) and a ReLU, no batch norm; plain or residual.
+
+        plain     y = ReLU(conv(x))
+        residual  y = ReLU(conv(x) + x)
+
+    Since x = conv_I(x) for the identity kernel I (1 at the centre tap of channel c's
+    own kernel, [c, c, 1, 1], 0 elsewhere), ReLU(conv_W(x) + x) = ReLU(conv_{W+I}(x)):
+    a residual block with weight W is a plain block with weight W + I. The "ID
+    entries" [c, c, 1, 1] are all that differ; minires.models.to_plain and
+    to_residual move a whole net between the two forms.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W)
+    """
+
+    def __init__(self, channels, residual):
+        super().__init__()
+        self.residual = bool(residual)
+        self.conv = Conv2d(channels, channels, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return F.relu(y + x if self.residual else y)
+
+    def extra_repr(self):
+        return f"residual={self.residual}"

@@ -1,0 +1,210 @@
+"""The four families of convolutional blocks this project compares.
+
+Every block maps (N, C_in, H, W) to (N, C_out, H / stride, W / stride) and computes
+the same residual branch F, two 3x3 convolutions with batch norm,
+
+    F(x) = BN(conv(ReLU(BN(conv(x)))))
+
+and differs only in what it does with x:
+
+    plain       y = ReLU(F(x))                                   no shortcut
+    residual    y = ReLU(F(x) + x)                               ResNet v1
+    highway     y = H(x) T(x) + x (1 - T(x))                     gated carry
+    VAN         y = ReLU(F(x) + (1 - alpha) x)                   fading carry
+
+When the shape changes, x is replaced by its shortcut, option A or B (see
+minires.nn.shortcuts). Blocks are made only of minires.functional calls and layers:
+autograd derives every backward, including the one through the identity path.
+"""
+
+from minires import functional as F
+from minires.nn import init
+from minires.nn.layers import BatchNorm2d, Conv2d
+from minires.nn.module import Module, Parameter, filled_array
+from minires.nn.shortcuts import conv3x3, make_shortcut
+from minires.tensor import Tensor
+
+
+def per_channel(values):
+    """A (C,) tensor as (1, C, 1, 1), to scale each channel of an (N, C, H, W) tensor."""
+    return F.reshape(values, (1, -1, 1, 1))
+
+
+class ResidualBranch(Module):
+    """F(x) = BN(conv3x3(ReLU(BN(conv3x3(x))))): the branch every block below shares.
+
+    The first convolution carries the stride and the change of width; ``hidden_channels``
+    (default out_channels) is the width between the two convolutions.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, hidden_channels=None):
+        super().__init__()
+        hidden_channels = out_channels if hidden_channels is None else hidden_channels
+        self.conv1 = conv3x3(in_channels, hidden_channels, stride)
+        self.bn1 = BatchNorm2d(hidden_channels)
+        self.conv2 = conv3x3(hidden_channels, out_channels)
+        self.bn2 = BatchNorm2d(out_channels)
+
+    def forward(self, x):
+        return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+
+
+class PlainBlock(Module):
+    """Two conv-BN-ReLU layers and no shortcut: y = ReLU(F(x)).
+
+    The baseline whose training error grows with depth ("Deep Residual Learning for
+    Image Recognition", He et al., 2016, Fig. 1: the degradation problem).
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.branch = ResidualBranch(in_channels, out_channels, stride)
+
+    def forward(self, x):
+        return F.relu(self.branch(x))
+
+
+class ResidualBlock(Module):
+    """The ResNet basic block, v1 (post-activation) or v2 (pre-activation).
+
+    v1, "Deep Residual Learning for Image Recognition" (He et al., 2016):
+        y = ReLU(F(x) + shortcut(x)),   F = BN(conv(ReLU(BN(conv(x)))))
+    v2, "Identity Mappings in Deep Residual Networks" (He et al., 2016), ``preact=True``:
+        y = G(x) + shortcut(x),         G = conv(ReLU(BN(conv(ReLU(BN(x))))))
+    In v2 nothing follows the add, so x reaches the next block unchanged: through
+    many blocks, dL/dx_l = dL/dx_L (1 + d/dx_l sum of the branches), and the 1 carries
+    the gradient back without passing any weight. When the shape changes, v2's
+    shortcut takes the pre-activated ReLU(BN(x)), as in the paper's code.
+
+    Args:
+        shortcut: "A" or "B", used only when the shape changes (minires.nn.shortcuts).
+        zero_init_last_bn: start the last BN's weight (gamma) at 0, so that the branch
+            outputs 0 and the block starts as its shortcut ("zeroBN", Goyal et al.,
+            2017). v1 then computes ReLU(x); v2 computes exactly x.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, preact=False, shortcut="A",
+                 zero_init_last_bn=False):
+        super().__init__()
+        self.preact = preact
+        if preact:
+            self.bn1 = BatchNorm2d(in_channels)
+            self.conv1 = conv3x3(in_channels, out_channels, stride)
+            self.bn2 = BatchNorm2d(out_channels)
+            self.conv2 = conv3x3(out_channels, out_channels)
+            last_bn = self.bn2
+        else:
+            self.branch = ResidualBranch(in_channels, out_channels, stride)
+            last_bn = self.branch.bn2
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride)
+        self.changes_shape = in_channels != out_channels or stride != 1
+        if zero_init_last_bn:
+            init.zeros_(last_bn.weight)
+
+    def forward(self, x):
+        if self.preact:
+            activated = F.relu(self.bn1(x))
+            branch = self.conv2(F.relu(self.bn2(self.conv1(activated))))
+            return branch + self.shortcut(activated if self.changes_shape else x)
+        return F.relu(self.branch(x) + self.shortcut(x))
+
+    def extra_repr(self):
+        return "preact=True" if self.preact else ""
+
+
+class HighwayBlock(Module):
+    """y = H(x) T(x) + x (1 - T(x)): a learned gate T mixes the branch and the carry.
+
+    From "Highway Networks" / "Training Very Deep Networks" (Srivastava, Greff and
+    Schmidhuber, 2015). H is the residual branch F; the transform gate
+    T = sigmoid(gate path) is computed per value, in (0, 1): T near 0 carries x,
+    T near 1 replaces it by H(x).
+
+    Args:
+        gate: "full" (default), a gate path like H: conv3x3-BN-ReLU-conv3x3-BN, the same
+            receptive field and width; or "1x1", one 1x1 convolution with bias, the
+            exclusive gating of "Identity Mappings in Deep Residual Networks".
+        gate_bias: the gate path's initial bias (the last BN's beta, or the 1x1
+            convolution's bias). Negative biases start the block close to carrying x:
+            T = sigmoid(-1) = 0.27 with the default.
+        post_activation: apply ReLU after the combination (the "Identity Mappings" variant).
+        width_factor: the width of H and T between their two convolutions, as a fraction
+            of out_channels (rounded, at least 1). Highway nets in the literature use
+            about 0.875 to keep the parameter count near a residual net's.
+        shortcut: "A" or "B", the carry when the shape changes.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    GATES = ("full", "1x1")
+
+    def __init__(self, in_channels, out_channels, stride=1, gate="full", gate_bias=-1.0,
+                 post_activation=False, width_factor=1.0, shortcut="A"):
+        super().__init__()
+        if gate not in self.GATES:
+            raise ValueError(f"HighwayBlock: gate must be one of {self.GATES}; got {gate!r}")
+        if not width_factor > 0:
+            raise ValueError(f"HighwayBlock: width_factor must be positive; got {width_factor!r}")
+        hidden_channels = max(1, round(out_channels * width_factor))
+        self.gate, self.post_activation = gate, post_activation
+        self.transform = ResidualBranch(in_channels, out_channels, stride, hidden_channels)   # H
+        if gate == "full":
+            self.transform_gate = ResidualBranch(in_channels, out_channels, stride, hidden_channels)
+            init.constant_(self.transform_gate.bn2.bias, gate_bias)
+        else:
+            self.transform_gate = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
+            init.constant_(self.transform_gate.bias, gate_bias)
+        self.carry = make_shortcut(shortcut, in_channels, out_channels, stride)
+
+    def forward(self, x):
+        transform_gate = F.sigmoid(self.transform_gate(x))                 # T(x), in (0, 1)
+        carried = self.carry(x)
+        y = self.transform(x) * transform_gate + carried * (1.0 - transform_gate)
+        return F.relu(y) if self.post_activation else y
+
+    def extra_repr(self):
+        return f"gate={self.gate!r}, post_activation={self.post_activation}"
+
+
+class VANBlock(Module):
+    """y = ReLU(F(x) + (1 - alpha) x): a residual block whose skip can be phased out.
+
+    From "Avoiding degradation in deep feed-forward networks by phasing out
+    skip-connections" (Monti, Tootoonian and Cao, 2018). alpha (α in the paper), one
+    value per channel, starts at 0: the block is a residual block (ResNet v1). As
+    alpha reaches 1, the skip disappears and the block is a PlainBlock. Training
+    solves "minimise L subject to alpha = 1" with a Lagrange multiplier lambda (λ),
+    one per channel, starting at -1; the optimiser of minires.optim does
+
+        alpha  <- clip(alpha - lr * (dL/dalpha + lambda), 0, 1)     descent
+        lambda <- lambda + lr * (alpha - 1)                         ascent
+
+    Attributes:
+        alpha: (C_out,) Parameter, initially 0.
+        lagrange_multiplier: (C_out,) buffer (not learned by gradient), initially -1.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, shortcut="A"):
+        super().__init__()
+        self.branch = ResidualBranch(in_channels, out_channels, stride)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride)
+        self.alpha = Parameter(filled_array((out_channels,), 0.0))                    # α
+        self.register_buffer("lagrange_multiplier",                                   # λ
+                             Tensor(filled_array((out_channels,), -1.0)))
+
+    def forward(self, x):
+        skip_weight = per_channel(1.0 - self.alpha)                          # (1, C, 1, 1)
+        return F.relu(self.branch(x) + skip_weight * self.shortcut(x))

@@ -1,0 +1,281 @@
+"""Module and Parameter: how a network holds its weights, as in torch.nn.
+
+A Module is a Python object whose attributes are its state:
+
+- Parameters, the weights that training learns (``self.weight = Parameter(...)``);
+- buffers, tensors that belong to the model but are not learned by gradient, such as
+  batch norm's running statistics (``self.register_buffer("running_mean", ...)``);
+- sub-modules (``self.conv1 = Conv2d(...)``), which hold their own.
+
+There is no registration magic: every method below finds parameters and children by
+reading the attributes (``vars(self)``) in the order they were assigned, which is also
+the order PyTorch uses. Names are dotted paths, ``"stage1.0.conv1.weight"``.
+"""
+
+from collections import namedtuple
+
+from minires import backend
+from minires.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable weight of a module (requires_grad=True), as torch.nn.Parameter.
+
+    Assigning one to a module attribute is what makes it a parameter of the module.
+    """
+
+    def __init__(self, data, requires_grad=True):
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def filled_array(shape, fill_value, device=None, dtype=None):
+    """A new array of ``shape`` holding ``fill_value`` everywhere.
+
+    Args:
+        device: "cpu", "cuda", ...; None means minires.get_device().
+        dtype: None means float32, PyTorch's default for parameters.
+    """
+    xp = backend.array_module(device if device is not None else backend.get_device())
+    return xp.full(shape, fill_value, dtype=backend.as_dtype(dtype if dtype is not None else backend.float32))
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer, block and network, as torch.nn.Module.
+
+    A subclass calls ``super().__init__()``, assigns its parameters and sub-modules as
+    attributes, and defines ``forward``. Calling the module calls forward.
+
+    ``training`` is True after construction; ``train()`` and ``eval()`` set it on the
+    module and every sub-module. Layers that behave differently in training (batch
+    norm, dropout) pass ``training=self.training`` to their op: there is no global mode.
+    """
+
+    def __init__(self):
+        self.training = True
+        self._buffer_names = []
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *inputs, **options):
+        return self.forward(*inputs, **options)
+
+    # -- what a module holds ----------------------------------------------------------
+
+    def register_buffer(self, name, tensor):
+        """Adds a buffer: state that is saved and moved with the module but not learned.
+
+        The tensor becomes the attribute ``name``; it appears in state_dict() and
+        moves with to(device), but not in parameters().
+        """
+        if "_buffer_names" not in vars(self):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before register_buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None; got {type(tensor).__name__}")
+        setattr(self, name, tensor)
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+
+    def add_module(self, name, module):
+        """Adds a sub-module under ``name`` (the same as ``setattr(self, name, module)``)."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module; got {type(module).__name__}")
+        setattr(self, name, module)
+
+    def named_children(self):
+        """(name, module) for each direct sub-module, in the order they were assigned."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module ("" for itself) and every one below it."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:                      # depth first, children in assignment order
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{child_name}" if name else child_name, child)
+                        for child_name, child in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self):
+        """(dotted name, Parameter) for every parameter of this module and its sub-modules."""
+        for module_name, module in self.named_modules():
+            for name, value in vars(module).items():
+                if isinstance(value, Parameter):
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self):
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def named_buffers(self):
+        """(dotted name, Tensor) for every buffer of this module and its sub-modules."""
+        for module_name, module in self.named_modules():
+            for name in vars(module).get("_buffer_names", []):
+                value = getattr(module, name)
+                if value is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def buffers(self):
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    def num_parameters(self) -> int:
+        """The number of learnable values: sum(p.numel() for p in self.parameters())."""
+        return sum(parameter.numel() for parameter in self.parameters())
+
+    # -- modes, devices, gradients ------------------------------------------------------
+
+    def train(self, mode=True):
+        """Sets training mode on this module and every sub-module; returns self."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Sets evaluation mode (batch norm uses running statistics, dropout is off)."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forgets every parameter's gradient (sets .grad to None, PyTorch's default)."""
+        for parameter in self.parameters():
+            parameter.grad = None
+
+    def to(self, device):
+        """Moves every parameter, gradient and buffer to ``device``, in place; returns self.
+
+        The Parameter objects stay the same (only their ``.data`` changes), so an
+        optimiser built before the move still holds them.
+        """
+        backend.array_module(device)          # a clear error for an unknown or unusable device
+        return self._convert_arrays(device=device)
+
+    def double(self):
+        """Casts floating parameters and buffers to float64 (for gradcheck); returns self."""
+        return self._convert_arrays(dtype=backend.float64)
+
+    def float(self):
+        """Casts floating parameters and buffers to float32; returns self."""
+        return self._convert_arrays(dtype=backend.float32)
+
+    def _convert_arrays(self, device=None, dtype=None):
+        """Moves parameters, their gradients and buffers to ``device`` and casts the
+        floating ones to ``dtype`` (integer buffers, such as a step count, keep theirs)."""
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            for attribute in ("data", "grad"):
+                array = getattr(tensor, attribute)
+                if array is None:
+                    continue
+                if device is not None:
+                    array = backend.to_device(array, device)
+                if dtype is not None and backend.is_floating(array.dtype):
+                    array = array.astype(dtype)
+                setattr(tensor, attribute, array)
+        return self
+
+    # -- saving and loading -------------------------------------------------------------
+
+    def _state_tensors(self):
+        """{dotted name: Tensor} of every parameter and buffer, module by module."""
+        state = {}
+        for module_name, module in self.named_modules():
+            own = [(name, value) for name, value in vars(module).items() if isinstance(value, Parameter)]
+            own += [(name, getattr(module, name)) for name in vars(module).get("_buffer_names", [])
+                    if getattr(module, name) is not None]
+            for name, value in own:
+                state[f"{module_name}.{name}" if module_name else name] = value
+        return state
+
+    def state_dict(self) -> dict:
+        """{dotted name: array} for every parameter and buffer, as host NumPy copies.
+
+        The names are PyTorch's ("layer1.0.bn1.running_mean"). Unlike PyTorch, the
+        values are NumPy arrays on the host whatever the model's device, so a state
+        dict can be saved with numpy.savez and loaded onto any device.
+        """
+        return {name: backend.to_numpy(tensor.data) for name, tensor in self._state_tensors().items()}
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies the values of ``state_dict`` into this module's parameters and buffers.
+
+        Every entry is checked before anything is written: an entry whose shape differs
+        is always an error, naming the entry and both shapes; with ``strict=True`` a
+        missing or unexpected entry is an error too. Values may be NumPy or CuPy arrays,
+        Tensors, or anything NumPy can read; they are cast to the parameter's dtype and
+        copied to its device, into the existing arrays.
+
+        Returns:
+            IncompatibleKeys(missing_keys, unexpected_keys), as PyTorch.
+        """
+        own = self._state_tensors()
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        problems = []
+        values = {}
+        for name, tensor in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.data if isinstance(value, Tensor) else value
+            if not backend.is_array(value):
+                value = backend.host_array(value, tensor.dtype)
+            if tuple(value.shape) != tensor.shape:
+                problems.append(f"  {name}: the state dict has shape {tuple(value.shape)}, "
+                                f"the model expects {tensor.shape}")
+            values[name] = value
+        if strict:
+            problems += [f"  {name}: missing from the state dict (the model expects shape "
+                         f"{own[name].shape})" for name in missing]
+            problems += [f"  {name}: in the state dict but not in the model" for name in unexpected]
+        if problems:
+            raise RuntimeError(f"load_state_dict: cannot load into {type(self).__name__}:\n"
+                               + "\n".join(problems))
+        for name, value in values.items():
+            tensor = own[name]
+            tensor.data[...] = backend.to_device(value, tensor.device).astype(tensor.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- printing -------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's repr, e.g. "16, 32, kernel_size=3"."""
+        return ""
+
+    def __repr__(self):
+        count = self.num_parameters()
+        counted = f"  # {count:,} parameters" if count else ""
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()}){counted}"
+        # A module with children prints one line per child, indented, like PyTorch.
+        lines = [f"{type(self).__name__}({counted}"]
+        if self.extra_repr():
+            lines.append("  " + self.extra_repr())
+        for name, child in children:
+            child_lines = repr(child).split("\n")
+            lines.append(f"  ({name}): " + child_lines[0])
+            lines.extend("  " + line for line in child_lines[1:])
+        lines.append(")")
+        return "\n".join(lines)
+

@@ -1,0 +1,130 @@
+"""Layers without weights: activations, dropout, pooling, Flatten and Identity.
+
+Each is a Module only so that it can sit in a Sequential and print in a model's
+repr; its forward is one call to minires.functional. Signatures follow torch.nn.
+"""
+
+from minires import functional as F
+from minires.nn.module import Module
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise, as torch.nn.ReLU (no ``inplace``).
+
+    Shape:
+        any shape -> the same shape
+    """
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise, as torch.nn.Sigmoid.
+
+    Shape:
+        any shape -> the same shape
+    """
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Dropout(Module):
+    """Zeroes each value with probability p in training and scales the rest by 1/(1 - p).
+
+    As torch.nn.Dropout; in evaluation mode (``model.eval()``) it returns x unchanged.
+    The mask comes from the device's generator, seeded by minires.manual_seed.
+
+    Shape:
+        any shape -> the same shape
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1); got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, training=self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class MaxPool2d(Module):
+    """Max pooling, as torch.nn.MaxPool2d (no dilation, return_indices or ceil_mode).
+
+    Shape:
+        (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * padding - kernel_size) // stride + 1
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Average pooling, as torch.nn.AvgPool2d with count_include_pad=True.
+
+    Shape:
+        (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * padding - kernel_size) // stride + 1
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class GlobalAvgPool2d(Module):
+    """The mean of each channel over the whole image; PyTorch writes
+    ``nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())``.
+
+    Shape:
+        (N, C, H, W) -> (N, C)
+    """
+
+    def forward(self, x):
+        return F.global_avg_pool2d(x)
+
+
+class Flatten(Module):
+    """Joins dimensions start_dim..end_dim into one, as torch.nn.Flatten (start_dim=1).
+
+    Shape:
+        (N, C, H, W) -> (N, C*H*W) with the defaults
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input: a placeholder, e.g. the shortcut of a block whose shape is kept.
+
+    Shape:
+        any shape -> the same shape
+    """
+
+    def forward(self, x):
+        return x
