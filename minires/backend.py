@@ -358,6 +358,7 @@ def manual_seed(seed: int):
       from: NumPy's, and CuPy's once CUDA is in use.
     """
     global _seed, _host_generator
+    seed = scalar_value(seed)                      # numpy.int64(3) as 3
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"manual_seed: the seed must be a non-negative int; got {seed!r}")
     _seed = seed

@@ -39,7 +39,7 @@ def blocks_per_stage(depth) -> int:
     if depth >= 8 and (depth - 2) % 6 == 0:
         return (depth - 2) // 6
     below = (depth - 2) // 6 * 6 + 2
-    nearest = [d for d in (below, below + 6) if d >= 8]
+    nearest = [d for d in (below, below + 6) if d >= 8] if depth > 8 else [8]
     raise ValueError(
         f"cifar_net: depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...): 2 layers "
         f"(the first convolution and the final linear layer) and 3 stages of n blocks of 2 "

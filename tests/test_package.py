@@ -2,6 +2,7 @@
 
 import ast
 import pathlib
+import re
 
 import minires
 
@@ -47,3 +48,25 @@ def test_network_ops_document_their_shapes():
 def test_batch_norm_derives_its_backward():
     from minires.functional import norm
     assert "dL/dx_j = " in norm.__doc__ and "d sigma / d x_j" in norm.__doc__
+
+
+BLOCKS = ["PlainBlock", "ResidualBlock", "HighwayBlock", "VANBlock", "ScaledResidualBlock",
+          "SimplifiedBlock", "DensePlainBlock", "DenseResidualBlock", "DenseHighwayBlock", "DenseVANBlock"]
+LAYERS = ["Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d", "ReLU", "Sigmoid", "Dropout", "MaxPool2d",
+          "AvgPool2d", "GlobalAvgPool2d", "Flatten", "Identity", "ShortcutA"]
+
+
+def test_blocks_document_equation_paper_and_shapes():
+    """Each block's docstring gives its equation (y = ...), a paper ("Title" ... year) and shapes."""
+    from minires import nn
+    for name in BLOCKS:
+        doc = getattr(nn, name).__doc__ or ""
+        assert "y = " in doc, f"{name}: no equation"
+        assert re.search(r'"[A-Z][^"]{10,}"', doc) and re.search(r"\b(19|20)\d\d\b", doc), f"{name}: no paper"
+        assert "Shape:" in doc, f"{name}: no Shape: section"
+
+
+def test_layers_document_their_shapes():
+    from minires import nn
+    missing = [name for name in LAYERS if "Shape:" not in (getattr(nn, name).__doc__ or "")]
+    assert not missing, f"these layers have no 'Shape:' section: {missing}"

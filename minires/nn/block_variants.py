@@ -19,7 +19,8 @@ from minires.nn.shortcuts import make_shortcut
 class ScaledResidualBlock(Module):
     """y = ReLU(residual_scale * F(x) + shortcut_scale * h(x)), h a modified shortcut.
 
-    Variants (``variant=``), after "Identity Mappings in Deep Residual Networks":
+    Variants (``variant=``), after "Identity Mappings in Deep Residual Networks" (He,
+    Zhang, Ren and Sun, 2016, Fig. 2 and Table 1):
 
     - "learned": both scales are learned scalars (Parameters), initially 0.5 each.
     - "constant": fixed scales, shortcut_scale 0.5 and residual_scale 1 by default
@@ -86,6 +87,10 @@ class ScaledResidualBlock(Module):
 
 class SimplifiedBlock(Module):
     """One 3x3 convolution (with bias) and a ReLU, no batch norm; plain or residual.
+
+    The block of "Identity Connections in Residual Nets Improve Noise Stability"
+    (Yu and Tomasi), in the simplified all-convolutional setting of "Identity Matters
+    in Deep Learning" (Hardt and Ma, 2017):
 
         plain     y = ReLU(conv(x))
         residual  y = ReLU(conv(x) + x)

@@ -84,9 +84,13 @@ class ResidualBlock(Module):
 
     Args:
         shortcut: "A" or "B", used only when the shape changes (minires.nn.shortcuts).
-        zero_init_last_bn: start the last BN's weight (gamma) at 0, so that the branch
-            outputs 0 and the block starts as its shortcut ("zeroBN", Goyal et al.,
-            2017). v1 then computes ReLU(x); v2 computes exactly x.
+        zero_init_last_bn: start the branch at 0, so that the block starts as its
+            shortcut ("zeroBN", Goyal et al., 2017). v1 starts the last BN's weight
+            (gamma) at 0 and then computes ReLU(x). v2 computes exactly x, but there the
+            last BN is followed by ReLU and a convolution: with gamma = 0 the ReLU would
+            sit at 0, where its derivative is 0, and no weight of the branch would ever
+            get a gradient. So v2 starts the last convolution's weight at 0 instead,
+            which still gets a gradient.
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
@@ -101,14 +105,14 @@ class ResidualBlock(Module):
             self.conv1 = conv3x3(in_channels, out_channels, stride)
             self.bn2 = BatchNorm2d(out_channels)
             self.conv2 = conv3x3(out_channels, out_channels)
-            last_bn = self.bn2
+            last_weight = self.conv2.weight      # see zero_init_last_bn above
         else:
             self.branch = ResidualBranch(in_channels, out_channels, stride)
-            last_bn = self.branch.bn2
+            last_weight = self.branch.bn2.weight
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride)
         self.changes_shape = in_channels != out_channels or stride != 1
         if zero_init_last_bn:
-            init.zeros_(last_bn.weight)
+            init.zeros_(last_weight)
 
     def forward(self, x):
         if self.preact:

@@ -1,5 +1,7 @@
 """Sequential: modules applied one after the other, as torch.nn.Sequential."""
 
+import operator
+
 from minires.nn.module import Module
 
 
@@ -26,7 +28,8 @@ class Sequential(Module):
 
     def __getitem__(self, index):
         modules = list(self.children())
-        if not isinstance(index, int) or not -len(modules) <= index < len(modules):
+        index = operator.index(index)         # ints, NumPy ints; TypeError for anything else
+        if not -len(modules) <= index < len(modules):
             raise IndexError(f"Sequential: index {index!r} out of range for {len(modules)} modules")
         return modules[index]
 

@@ -31,7 +31,9 @@ def dense_layer(in_features, out_features):
 
 
 class DensePlainBlock(Module):
-    """y = ReLU(W x + b).
+    """y = ReLU(W x + b): a plain fully connected layer, the baseline that degrades
+    with depth in "Avoiding degradation in deep feed-forward networks by phasing out
+    skip-connections" (Monti et al., 2018).
 
     Shape:
         (N, width) -> (N, width)
@@ -46,7 +48,8 @@ class DensePlainBlock(Module):
 
 
 class DenseResidualBlock(Module):
-    """y = ReLU(W x + b + x).
+    """y = ReLU(W x + b + x): the fully connected form of the residual block of "Deep
+    Residual Learning for Image Recognition" (He et al., 2016).
 
     Shape:
         (N, width) -> (N, width)
@@ -81,7 +84,9 @@ class DenseHighwayBlock(Module):
 
 
 class DenseVANBlock(Module):
-    """y = ReLU(W x + b + (1 - alpha) x), alpha per unit starting at 0.
+    """y = ReLU(W x + b + (1 - alpha) x), alpha per unit starting at 0: the VAN layer of
+    "Avoiding degradation in deep feed-forward networks by phasing out skip-connections"
+    (Monti et al., 2018).
 
     alpha (α) and lagrange_multiplier (λ, a buffer starting at -1) play the roles they
     play in minires.nn.VANBlock.

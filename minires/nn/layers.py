@@ -153,12 +153,8 @@ class _BatchNorm(Module):
                             training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
     def extra_repr(self):
-        text = f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-        if not self.affine:
-            text += ", affine=False"
-        if not self.track_running_stats:
-            text += ", track_running_stats=False"
-        return text
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):

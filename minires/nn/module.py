@@ -100,13 +100,17 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def named_modules(self, prefix=""):
-        """(dotted name, module) for this module ("" for itself) and every one below it."""
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module ("" for itself) and every one below it.
+
+        A module held in two places is listed once, under its first name, unless
+        ``remove_duplicate=False`` (state_dict lists every name, as PyTorch does).
+        """
         seen = set()
         stack = [(prefix, self)]
         while stack:                      # depth first, children in assignment order
             name, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
@@ -119,10 +123,16 @@ class Module:
             yield module
 
     def named_parameters(self):
-        """(dotted name, Parameter) for every parameter of this module and its sub-modules."""
+        """(dotted name, Parameter) for every parameter of this module and its sub-modules.
+
+        A parameter shared by two modules (tied weights) is listed once, so that an
+        optimiser updates it once.
+        """
+        seen = set()
         for module_name, module in self.named_modules():
             for name, value in vars(module).items():
-                if isinstance(value, Parameter):
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self):
@@ -197,9 +207,10 @@ class Module:
     # -- saving and loading -------------------------------------------------------------
 
     def _state_tensors(self):
-        """{dotted name: Tensor} of every parameter and buffer, module by module."""
+        """{dotted name: Tensor} of every parameter and buffer, module by module, under
+        every name (a shared module or a tied weight appears once per name, as in PyTorch)."""
         state = {}
-        for module_name, module in self.named_modules():
+        for module_name, module in self.named_modules(remove_duplicate=False):
             own = [(name, value) for name, value in vars(module).items() if isinstance(value, Parameter)]
             own += [(name, getattr(module, name)) for name in vars(module).get("_buffer_names", [])
                     if getattr(module, name) is not None]

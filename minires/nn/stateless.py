@@ -4,6 +4,7 @@ Each is a Module only so that it can sit in a Sequential and print in a model's
 repr; its forward is one call to minires.functional. Signatures follow torch.nn.
 """
 
+from minires import backend
 from minires import functional as F
 from minires.nn.module import Module
 
@@ -42,6 +43,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
+        p = backend.scalar_value(p)                 # a NumPy number as a Python one
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1); got {p!r}")
         self.p = float(p)
@@ -62,7 +64,9 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        # stride=None means stride=kernel_size (non-overlapping windows), as in PyTorch.
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
@@ -80,7 +84,9 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        # stride=None means stride=kernel_size (non-overlapping windows), as in PyTorch.
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
