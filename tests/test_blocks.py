@@ -244,3 +244,33 @@ def test_scaled_residual_variants_initial_scales():
     assert "residual_scale" not in dict(constant.named_parameters())
     gating = nn.ScaledResidualBlock(4, 4, variant="shortcut_gating")
     assert np.all(gating.gate.bias.numpy() == -6.0)
+
+
+@pytest.mark.parametrize("variant, options, expected", [
+    # Each variant's equation, written with the block's own branch F and numbers.
+    ("constant", dict(residual_scale=0.5, shortcut_scale=0.25), lambda b, f, x: np.maximum(0.5 * f + 0.25 * x, 0)),
+    ("shortcut_gating", dict(gate_bias=-30.0), lambda b, f, x: np.maximum(f + x, 0)),      # 1 - g = 1
+    ("shortcut_gating", dict(gate_bias=30.0), lambda b, f, x: np.maximum(f, 0)),          # 1 - g = 0
+    ("conv1x1", {}, lambda b, f, x: np.maximum(f + b.shortcut(mr.tensor(x)).numpy(), 0)),
+])
+def test_scaled_residual_variant_equations(variant, options, expected):
+    mr.manual_seed(0)
+    block = nn.ScaledResidualBlock(3, 3, variant=variant, **options).double()
+    x = random_array((2, 3, 4, 4))
+    branch = block.branch(mr.tensor(x)).numpy()
+    np.testing.assert_allclose(block(mr.tensor(x)).numpy(), expected(block, branch, x), rtol=0, atol=1e-10)
+
+
+def test_dropout_shortcut_in_training_and_eval():
+    mr.manual_seed(0)
+    block = nn.ScaledResidualBlock(3, 3, variant="dropout", dropout_p=0.5).double()
+    x = mr.tensor(np.abs(random_array((4, 3, 6, 6))) + 1.0)
+    block.eval()
+    np.testing.assert_allclose(block(x).numpy(), np.maximum(block.branch(x).numpy() + x.numpy(), 0), atol=1e-12)
+    block.train()
+    mr.manual_seed(1)
+    y = block(x).numpy()
+    mr.manual_seed(1)
+    dropped = mr.functional.dropout(x, 0.5, training=True).numpy()      # the same mask
+    assert np.any(dropped == 0)
+    np.testing.assert_allclose(y, np.maximum(block.branch(x).numpy() + dropped, 0), atol=1e-12)
