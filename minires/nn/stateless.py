@@ -55,44 +55,39 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """What MaxPool2d and AvgPool2d share: the window's size, stride and padding."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        # stride=None means stride=kernel_size (non-overlapping windows), as in PyTorch.
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
     """Max pooling, as torch.nn.MaxPool2d (no dilation, return_indices or ceil_mode).
 
     Shape:
         (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * padding - kernel_size) // stride + 1
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        # stride=None means stride=kernel_size (non-overlapping windows), as in PyTorch.
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Average pooling, as torch.nn.AvgPool2d with count_include_pad=True.
 
     Shape:
         (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * padding - kernel_size) // stride + 1
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        # stride=None means stride=kernel_size (non-overlapping windows), as in PyTorch.
-        self.kernel_size, self.padding = kernel_size, padding
-        self.stride = kernel_size if stride is None else stride
-
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class GlobalAvgPool2d(Module):
