@@ -114,8 +114,7 @@ class Module:
                 continue
             seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{child_name}" if name else child_name, child)
-                        for child_name, child in module.named_children()]
+            children = [(_dotted(name, child_name), child) for child_name, child in module.named_children()]
             stack.extend(reversed(children))
 
     def modules(self):
@@ -130,10 +129,10 @@ class Module:
         """
         seen = set()
         for module_name, module in self.named_modules():
-            for name, value in vars(module).items():
-                if isinstance(value, Parameter) and id(value) not in seen:
+            for name, value in _own_parameters(module):
+                if id(value) not in seen:
                     seen.add(id(value))
-                    yield (f"{module_name}.{name}" if module_name else name), value
+                    yield _dotted(module_name, name), value
 
     def parameters(self):
         for _, parameter in self.named_parameters():
@@ -142,10 +141,8 @@ class Module:
     def named_buffers(self):
         """(dotted name, Tensor) for every buffer of this module and its sub-modules."""
         for module_name, module in self.named_modules():
-            for name in vars(module).get("_buffer_names", []):
-                value = getattr(module, name)
-                if value is not None:
-                    yield (f"{module_name}.{name}" if module_name else name), value
+            for name, value in _own_buffers(module):
+                yield _dotted(module_name, name), value
 
     def buffers(self):
         for _, buffer in self.named_buffers():
@@ -211,11 +208,8 @@ class Module:
         every name (a shared module or a tied weight appears once per name, as in PyTorch)."""
         state = {}
         for module_name, module in self.named_modules(remove_duplicate=False):
-            own = [(name, value) for name, value in vars(module).items() if isinstance(value, Parameter)]
-            own += [(name, getattr(module, name)) for name in vars(module).get("_buffer_names", [])
-                    if getattr(module, name) is not None]
-            for name, value in own:
-                state[f"{module_name}.{name}" if module_name else name] = value
+            for name, value in list(_own_parameters(module)) + list(_own_buffers(module)):
+                state[_dotted(module_name, name)] = value
         return state
 
     def state_dict(self) -> dict:
@@ -264,7 +258,8 @@ class Module:
                                + "\n".join(problems))
         for name, value in values.items():
             tensor = own[name]
-            tensor.data[...] = backend.to_device(value, tensor.device).astype(tensor.dtype, copy=False)
+            # Cast where the value is, then copy it over: the copy moves the final dtype.
+            tensor.data[...] = backend.to_device(value.astype(tensor.dtype, copy=False), tensor.device)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing -------------------------------------------------------------------------
@@ -290,3 +285,22 @@ class Module:
         lines.append(")")
         return "\n".join(lines)
 
+
+def _dotted(prefix, name):
+    """"stage1.0" and "conv1" -> "stage1.0.conv1"; "" and "fc" -> "fc"."""
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _own_parameters(module):
+    """(name, Parameter) for the parameters held by ``module`` itself, in assignment order."""
+    for name, value in vars(module).items():
+        if isinstance(value, Parameter):
+            yield name, value
+
+
+def _own_buffers(module):
+    """(name, Tensor) for the buffers registered on ``module`` itself (None ones skipped)."""
+    for name in vars(module).get("_buffer_names", []):
+        value = getattr(module, name)
+        if value is not None:
+            yield name, value
