@@ -25,7 +25,7 @@ everything a resumed run needs to continue exactly as an uninterrupted one would
 import math
 import time
 
-from tqdm.auto import tqdm
+from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
 import minires.functional as F
 from minires import backend

@@ -20,7 +20,7 @@ import tarfile
 import urllib.request
 import zlib
 
-from tqdm.auto import tqdm
+from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
 
 class DatasetError(Exception):

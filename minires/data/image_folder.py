@@ -16,7 +16,7 @@ import os
 
 import numpy
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
+from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
 from minires.data.archive import ARCHIVE_ERRORS, DatasetError, cache_directory, damaged_archive, file_digest
 from minires.data.archive import open_tar, write_atomically

@@ -1,0 +1,84 @@
+"""minires.lessons: the quick setting, the lesson data, and the grading helpers."""
+
+import numpy as np
+import pytest
+
+import minires as mr
+from minires.lessons import Grade, compare_gradients, lesson_data, max_relative_error, pick, quick_mode
+from minires.lessons.grading import grade_array, grade_number
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_quick_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("MINIRES_QUICK", value)
+    assert quick_mode() is expected
+    assert pick(full="full", quick="quick") == ("quick" if expected else "full")
+
+
+def test_quick_mode_unset_is_the_full_setting(monkeypatch):
+    monkeypatch.delenv("MINIRES_QUICK", raising=False)
+    assert quick_mode() is False
+
+
+def test_quick_mode_refuses_a_value_it_cannot_read(monkeypatch):
+    monkeypatch.setenv("MINIRES_QUICK", "maybe")
+    with pytest.raises(ValueError, match="MINIRES_QUICK='maybe'"):
+        quick_mode()
+
+
+def test_lesson_data_draws_reproducible_subsets_of_the_sample():
+    train_a, test_a = lesson_data(200, 50, seed=3)
+    train_b, _ = lesson_data(200, 50, seed=3)
+    assert (len(train_a), len(test_a)) == (200, 50)
+    images_a, labels_a = train_a.batch(np.arange(200))
+    images_b, labels_b = train_b.batch(np.arange(200))
+    assert images_a.shape == (200, 3, 32, 32) and images_a.dtype == np.float32
+    np.testing.assert_array_equal(images_a, images_b)
+    np.testing.assert_array_equal(labels_a, labels_b)
+    assert len(set(labels_a.tolist())) == 10          # real, mixed classes
+
+
+def test_lesson_data_whole_splits_and_augmentation():
+    train_set, test_set = lesson_data(None, None, augment=True)
+    assert (len(train_set), len(test_set)) == (5000, 1000)
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(1)
+    first, _ = train_set.batch(np.arange(64), rng_a)
+    second, _ = train_set.batch(np.arange(64), rng_b)
+    assert not np.array_equal(first, second)          # crops and flips differ with the draw
+
+
+def test_lesson_data_errors_name_the_problem():
+    with pytest.raises(ValueError, match="source must be 'sample' or 'cifar10'"):
+        lesson_data(10, 10, source="imagenet")
+    with pytest.raises(ValueError, match="train_size=6000, but the sample split has 5000"):
+        lesson_data(6000, 10)
+
+
+def test_max_relative_error_is_relative_to_the_largest_reference_entry():
+    reference = np.array([10.0, 0.0, -5.0])
+    assert max_relative_error(reference + np.array([0.0, 1e-6, 0.0]), reference) == pytest.approx(1e-7)
+    assert max_relative_error(mr.tensor(reference), reference) == 0.0
+    with pytest.raises(ValueError, match=r"shapes differ, derived \(2,\) and reference \(3,\)"):
+        max_relative_error(np.ones(2), reference)
+
+
+def test_compare_gradients_prints_and_fails_above_the_tolerance(capsys):
+    reference = np.array([1.0, 2.0])
+    assert compare_gradients("dW", reference * (1 + 1e-9), reference, 1e-6) < 1e-8
+    assert "dW: max relative error" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="dW: max relative error .* exceeds the tolerance"):
+        compare_gradients("dW", reference * 1.01, reference, 1e-6)
+
+
+def test_grades_say_what_is_wrong():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    right = grade_array("dx", expected.copy(), expected)
+    assert right and repr(right).startswith("correct: dx matches")
+    wrong = grade_array("dx", expected + np.array([[0, 0], [0, 1.0]]), expected, hint="check the sign")
+    assert not wrong and "at index (1, 1) you have 5, expected 4. check the sign" in repr(wrong)
+    assert "shape (2,), expected (2, 2)" in grade_array("dx", [1.0, 2.0], expected).message
+    assert "no answer yet" in grade_array("dx", None, expected).message
+    assert "cannot be read" in grade_array("dx", "abc", expected).message
+    assert grade_number("s", 0.5, 0.5) and "expected 0.25" in grade_number("s", 0.5, 0.25).message
+    assert "single number" in grade_number("s", [1.0, 2.0], 1.0).message
+    assert isinstance(right, Grade)
