@@ -25,13 +25,18 @@ class GradcheckError(AssertionError):
 
 
 def _float64_copy(value):
-    """A float64 copy of a floating Tensor or array (a new leaf); other values as they are."""
+    """A float64 copy of a floating Tensor or array (a new leaf); other values as they are.
+
+    The copy is C-contiguous (``order="C"``): the central differences perturb it through
+    ``reshape(-1)``, which is a view only for a contiguous array (for a transposed one it
+    would be a copy, and the perturbations would never reach the input).
+    """
     if isinstance(value, Tensor):
         if not backend.is_floating(value.dtype):
             return value
-        return Tensor(value.data.astype(backend.float64), requires_grad=value.requires_grad)
+        return Tensor(value.data.astype(backend.float64, order="C"), requires_grad=value.requires_grad)
     if backend.is_array(value) and backend.is_floating(value.dtype):
-        return value.astype(backend.float64)
+        return value.astype(backend.float64, order="C")
     return value
 
 

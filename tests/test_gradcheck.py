@@ -81,3 +81,13 @@ def test_numerical_grad_skips_non_float_inputs():
     grads = mr.numerical_grad(lambda a, n: (a * n).sum(), x, 3)
     assert grads[1] is None
     np.testing.assert_allclose(grads[0], [3.0, 3.0])
+
+
+def test_numerical_grad_and_gradcheck_of_a_transposed_input():
+    # A transposed array is not C-contiguous: reshape(-1) of it is a copy, so the
+    # perturbations must go to a contiguous float64 copy (once they silently went nowhere).
+    x = np.arange(6.0).reshape(2, 3).T                      # (3, 2), Fortran order
+    (grad,) = mr.numerical_grad(lambda a: (a ** 2).sum(), x)
+    np.testing.assert_allclose(grad, 2 * x, rtol=1e-8)
+    tensor = mr.tensor(x, requires_grad=True)
+    assert mr.gradcheck(lambda a: (a ** 2).sum(), tensor)

@@ -34,7 +34,9 @@ def lesson_data(train_size, test_size, source="sample", augment=False, seed=0):
 
     Args:
         train_size, test_size: how many images to draw (at random, without
-            replacement, reproducibly from ``seed``); None keeps the whole split.
+            replacement, reproducibly from ``seed``); None keeps the whole split in
+            its stored order, which for the sample is sorted by class: shuffle it
+            (``DataLoader(..., shuffle=True)``) before taking a few images from it.
         source: "sample" for the 5,000 + 1,000 images bundled with minires (no
             download), or "cifar10" for the official archive read by
             ``minires.data.CIFAR10`` from the cache directory (50,000 + 10,000 images;
