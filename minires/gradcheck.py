@@ -25,7 +25,8 @@ class GradcheckError(AssertionError):
 
 
 def _float64_copy(value):
-    """A float64 copy of a floating Tensor or array (a new leaf); other values as they are.
+    """A float64 copy of a floating Tensor, array or Python float (a new leaf); other
+    values (ints, bools, anything else) as they are.
 
     The copy is C-contiguous (``order="C"``): the central differences perturb it through
     ``reshape(-1)``, which is a view only for a contiguous array (for a transposed one it
@@ -37,6 +38,8 @@ def _float64_copy(value):
         return Tensor(value.data.astype(backend.float64, order="C"), requires_grad=value.requires_grad)
     if backend.is_array(value) and backend.is_floating(value.dtype):
         return value.astype(backend.float64, order="C")
+    if isinstance(value, float):              # a Python float: a 0-d array that can be perturbed
+        return backend.host_array(value, backend.float64)
     return value
 
 

@@ -91,3 +91,9 @@ def test_numerical_grad_and_gradcheck_of_a_transposed_input():
     np.testing.assert_allclose(grad, 2 * x, rtol=1e-8)
     tensor = mr.tensor(x, requires_grad=True)
     assert mr.gradcheck(lambda a: (a ** 2).sum(), tensor)
+
+
+def test_numerical_grad_of_a_python_float():
+    grads = mr.numerical_grad(lambda a, n: a * a * n, 3.0, 2)
+    np.testing.assert_allclose(grads[0], 12.0, rtol=1e-8)
+    assert grads[1] is None                                   # an int is not differentiable
