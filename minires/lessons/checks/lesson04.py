@@ -1,0 +1,126 @@
+"""Exercise checks of lesson 04 (the identity path).
+
+- ``check_residual_stack_input_gradient``: dL/dx_0 of a tiny stack of residual units
+  x_{l+1} = x_l + ReLU(W_l x_l), given dL/dx_L.
+- ``check_post_activation_identity_gradient``: the derivative, along the identity
+  path, of a post-activation block y = ReLU(F(x) + x).
+- ``check_negative_signal_through_post_activation``: whether a ReLU after the addition
+  lets the identity path pass a negative value.
+"""
+
+import numpy as np
+
+from minires.lessons.grading import Grade, as_host_array, grade_array
+
+
+def residual_stack_input_gradient(weights, x, output_gradient, identity=True, relu_mask=True):
+    """dL/dx_0 for x_{l+1} = x_l + ReLU(W_l x_l), one example x (D,), given dL/dx_L (D,).
+
+    Backward, from the top: g_l = g_{l+1} (I + diag([W_l x_l > 0]) W_l), a row vector
+    times the block's Jacobian. ``identity=False`` drops the I (the plain stack's
+    answer), ``relu_mask=False`` drops the mask (two typical mistakes).
+    """
+    activations = [np.asarray(x, dtype=np.float64).reshape(-1)]
+    weights = [np.asarray(weight, dtype=np.float64) for weight in weights]
+    for weight in weights:
+        activations.append(activations[-1] + np.maximum(weight @ activations[-1], 0.0))
+    gradient = np.asarray(output_gradient, dtype=np.float64).reshape(-1)
+    for weight, activation in zip(reversed(weights), reversed(activations[:-1])):
+        mask = (weight @ activation > 0) if relu_mask else np.ones(weight.shape[0], dtype=bool)
+        branch_jacobian = mask[:, None] * weight                          # (D, D): diag(mask) W
+        gradient = gradient @ branch_jacobian + (gradient if identity else 0.0)
+    return gradient
+
+
+def check_residual_stack_input_gradient(answer, weights, x, output_gradient):
+    """Checks dL/dx_0 of the residual stack x_{l+1} = x_l + ReLU(W_l x_l), l = 0..L-1.
+
+    Args:
+        answer: the reader's (D,) array.
+        weights: the L square matrices W_l, each (D, D).
+        x: the input x_0, (D,).
+        output_gradient: dL/dx_L, (D,).
+
+    The expected answer is dL/dx_L times the product of the blocks' Jacobians,
+    I + diag([W_l x_l > 0]) W_l, from the top block down.
+    """
+    try:
+        weights = [as_host_array(weight, "weight") for weight in weights]
+    except (TypeError, ValueError) as error:
+        return Grade(False, f"the exercise's inputs are not arrays ({error}); re-run its cells")
+    expected = residual_stack_input_gradient(weights, x, output_gradient)
+    grade = grade_array("dL/dx_0", answer, expected, rtol=1e-6, atol=1e-9)
+    if grade or answer is None or "cannot be read" in grade.message:
+        return grade
+    answer = as_host_array(answer, "answer")
+    if "shape" in grade.message:
+        return Grade(False, grade.message + ". Hint: dL/dx_0 has the shape of x_0")
+    if np.allclose(answer, residual_stack_input_gradient(weights, x, output_gradient, identity=False)):
+        hint = ("that is the plain stack's gradient: each block's Jacobian is I + diag(mask) W_l, "
+                "the I coming from the shortcut x_l")
+    elif np.allclose(answer, residual_stack_input_gradient(weights, x, output_gradient, relu_mask=False)):
+        hint = "you left out the ReLU inside the branch: diag([W_l x_l > 0]) W_l, not W_l"
+    else:
+        hint = "from the top down: g = g + (g * (W_l x_l > 0)) @ W_l, for l = L-1, ..., 0"
+    return Grade(False, grade.message + ". Hint: " + hint)
+
+
+def post_activation_identity_gradient(x, branch_output):
+    """d ReLU(F + x) / dx along the identity path (F held fixed): the mask [F + x > 0]."""
+    x = np.asarray(x, dtype=np.float64)
+    branch_output = np.asarray(branch_output, dtype=np.float64)
+    return (branch_output + x > 0).astype(np.float64)
+
+
+def check_post_activation_identity_gradient(answer, x, branch_output):
+    """Checks the diagonal of d y / d x through the shortcut alone, for y = ReLU(F(x) + x).
+
+    Args:
+        answer: the reader's array, the shape of x: entry i is dy_i / dx_i with F held fixed.
+        x: the block's input; branch_output: F(x), the same shape.
+
+    The expected answer is 1 where F(x) + x > 0 and 0 elsewhere: the ReLU after the
+    addition gates the identity path.
+    """
+    try:
+        expected = post_activation_identity_gradient(as_host_array(x, "x"),
+                                                     as_host_array(branch_output, "branch_output"))
+    except (TypeError, ValueError) as error:
+        return Grade(False, f"the exercise's inputs are not arrays ({error}); re-run its cells")
+    grade = grade_array("dy/dx along the shortcut", answer, expected, rtol=0.0, atol=1e-9)
+    if grade or answer is None or "cannot be read" in grade.message or "shape" in grade.message:
+        return grade
+    answer = as_host_array(answer, "answer")
+    x = as_host_array(x, "x")
+    if np.allclose(answer, 1.0):
+        hint = ("all ones is the pre-activation block's answer (y = F(x) + x); here the ReLU comes "
+                "after the addition, and its derivative is 0 where F(x) + x <= 0")
+    elif np.allclose(answer, (x > 0).astype(np.float64)):
+        hint = "the ReLU acts on the sum F(x) + x, not on x alone: look at the sign of F(x) + x"
+    else:
+        hint = "the ReLU passes a derivative of 1 where its input F(x) + x is positive, 0 elsewhere"
+    return Grade(False, grade.message + ". Hint: " + hint)
+
+
+def check_negative_signal_through_post_activation(answer):
+    """Checks the yes/no question: can y = ReLU(F(x) + x) carry a negative value of x
+    to the next block unchanged? Expects False (or "no").
+
+    No: the output of a ReLU is never negative, so wherever F(x) + x < 0 the block
+    outputs 0 and passes no gradient back through the identity path there.
+    """
+    if answer is None:
+        return Grade(False, "no answer yet (the cell still holds None); answer True or False")
+    if isinstance(answer, str):
+        words = {"no": False, "false": False, "yes": True, "true": True}
+        if answer.strip().lower() not in words:
+            return Grade(False, f"answer True or False (or 'yes'/'no'); got {answer!r}")
+        answer = words[answer.strip().lower()]
+    if not isinstance(answer, (bool, np.bool_)):
+        return Grade(False, f"answer True or False; got {answer!r}")
+    if not answer:
+        return Grade(True, "no: ReLU(F(x) + x) >= 0, so a negative x is cut to 0 (where F(x) + x < 0) "
+                     "and the gradient through the shortcut is 0 there. The pre-activation block "
+                     "(y = F(x) + x) has nothing after the addition and passes any sign")
+    return Grade(False, "try x = -2 with F(x) = 0: ReLU(0 + (-2)) = 0. What is the smallest value a "
+                 "ReLU can output, and what is its derivative there?")

@@ -1,0 +1,86 @@
+"""Checks for the exercises of lesson 5, highway networks.
+
+A highway unit computes y = h(x) t(x) + x (1 - t(x)), with the transform
+h(x) = relu(w_H x + b_H) and the transform gate t(x) = sigmoid(w_T x + b_T).
+"""
+
+import math
+
+from minires.lessons.grading import Grade, as_host_array, grade_number
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _as_number(answer):
+    """The answer as a float, or None when it cannot be read as one number."""
+    try:
+        values = as_host_array(answer, "answer")
+    except (TypeError, ValueError):
+        return None
+    if values.size != 1:
+        return None
+    return float(values.reshape(-1)[0])
+
+
+def _close(value, expected, rtol=1e-6, atol=1e-9):
+    return value is not None and abs(value - expected) <= atol + rtol * abs(expected)
+
+
+def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
+    """Expects dy/dx of the scalar highway unit at x:
+
+        dy/dx = t h'(x) + (1 - t) + (h - x) t'(x),
+        h'(x) = w_H 1[w_H x + b_H > 0],   t'(x) = t (1 - t) w_T.
+    """
+    transform_pre = w_H * x + b_H
+    transform = max(transform_pre, 0.0)                                  # h
+    transform_derivative = w_H if transform_pre > 0 else 0.0             # h'
+    gate = _sigmoid(w_T * x + b_T)                                       # t
+    gate_derivative = gate * (1.0 - gate) * w_T                          # t'
+    transform_part = gate * transform_derivative
+    carry_part = 1.0 - gate
+    gate_part = (transform - x) * gate_derivative
+    expected = transform_part + carry_part + gate_part
+    value = _as_number(answer)
+    if answer is not None and value is not None and not _close(value, expected):
+        mistakes = [
+            (transform_part + carry_part, "you left out the gate's term (h - x) t'(x): "
+                                          "moving x moves the gate too"),
+            (transform_part + carry_part - gate_part, "the gate's term has the wrong sign: "
+                                                      "it is (h - x) t'(x), not (x - h) t'(x)"),
+            (transform_part + gate_part, "you left out the carry term 1 - t, the derivative of "
+                                         "x (1 - t) with respect to its first factor"),
+            (gate * w_H + carry_part + gate_part, "h'(x) is w_H only where w_H x + b_H > 0 "
+                                                  "(the ReLU's derivative)"),
+            (transform_part + carry_part + (transform - x) * gate * w_T,
+             "the sigmoid's derivative is t (1 - t), so t'(x) = t (1 - t) w_T"),
+        ]
+        for wrong, hint in mistakes:
+            if _close(value, wrong):
+                return Grade(False, f"dy/dx: you have {value:.6g}, expected {expected:.6g}. {hint}")
+    return grade_number("dy/dx", answer, expected,
+                        hint="differentiate h t + x (1 - t) by the product rule: three terms")
+
+
+def check_identity_gate(answer):
+    """Expects 0: y = H T + x (1 - T) = x + T (H - x) equals x for every H only when T = 0."""
+    value = _as_number(answer)
+    if answer is not None and _close(value, 1.0):
+        return Grade(False, "T: you have 1, expected 0. T = 1 gives y = H(x), the plain layer; "
+                            "the carry gate 1 - T is what lets x through")
+    return grade_number("T", answer, 0.0, hint="write y = x + T (H - x): when is that x for every H?")
+
+
+def check_gate_bias_for_carry(answer, carry):
+    """Expects the bias b with sigmoid(b) = 1 - carry, that is b = log(T / (1 - T)), T = 1 - carry."""
+    gate = 1.0 - carry
+    expected = math.log(gate / (1.0 - gate))
+    value = _as_number(answer)
+    if answer is not None and _close(value, -expected):
+        return Grade(False, f"b_T: you have {value:.6g}, expected {expected:.6g}. With your bias "
+                            f"T = {_sigmoid(value):.2f}: the layer would transform {carry:.0%} of its input "
+                            f"instead of carrying it; the carry gate is 1 - T")
+    return grade_number("b_T", answer, expected,
+                        hint="the inverse of the sigmoid is log(T / (1 - T)), and T = 1 - carry")
