@@ -4,7 +4,7 @@
     python tools/run_lessons.py lessons/03_*.ipynb    # some of them
 
 This is how the outputs committed in lessons/ are made: a real run of the current code,
-with MINIRES_QUICK unset. Each notebook runs in a fresh kernel with lessons/ as its
+with MINIRES_QUICK=0. Each notebook runs in a fresh kernel with lessons/ as its
 working folder, and is written back only when every cell ran without error. The run is
 recorded in the notebook's metadata (``metadata.minires``: mode, minires version, date,
 seconds), which tests/test_lessons.py checks.

@@ -11,7 +11,7 @@ def quick_mode():
     """True when ``MINIRES_QUICK`` is set to 1 (or true/yes): experiments shrink.
 
     The tests set it so that all eight notebooks run in minutes; the committed
-    outputs come from the full setting, with the variable unset.
+    outputs come from the full setting (the variable unset, or 0).
     """
     value = os.environ.get(QUICK_ENVIRONMENT_VARIABLE, "").strip().lower()
     if value in ("", "0", "false", "no"):
