@@ -239,6 +239,17 @@ def to_numpy(array):
     return _devices[device_of(array)].to_host(array)
 
 
+def synchronize(device: str):
+    """Waits until all work queued on ``device`` has finished; a no-op on the CPU.
+
+    CUDA kernels run asynchronously: a timer read right after a CuPy call measures the
+    launch, not the work. Benchmarks call this before reading the clock (as
+    ``torch.cuda.synchronize()``).
+    """
+    if _get_device(device).name == "cuda":
+        _cuda()[0].cuda.Device().synchronize()
+
+
 # ----------------------------------------------------------------------------------
 # Default device
 # ----------------------------------------------------------------------------------

@@ -145,3 +145,15 @@ def test_get_array_module_and_to_device():
     np.testing.assert_array_equal(backend.to_device(device_array, "cpu"), host)
     with pytest.raises(mr.DeviceMismatchError, match=r"\['cpu', 'strict'\]"):
         backend.get_array_module(host, device_array)
+
+
+def test_synchronize_waits_for_the_cuda_device_and_is_a_no_op_on_the_cpu(fresh_probe, monkeypatch):
+    backend.synchronize("cpu")                                  # nothing queued, nothing to do
+    with pytest.raises(ValueError):
+        backend.synchronize("tpu")
+    waited = []
+    fake = fake_working_cupy()
+    fake.cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(synchronize=lambda: waited.append(1)))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    backend.synchronize("cuda")
+    assert waited == [1]

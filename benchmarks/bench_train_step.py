@@ -1,0 +1,236 @@
+"""One training step of a CIFAR ResNet, minires against PyTorch, in the same run.
+
+    python benchmarks/bench_train_step.py                       # ResNet-20 and 56, batch 128 and 32
+    python benchmarks/bench_train_step.py --depths 20 --batch-sizes 128 --repeats 5
+    python benchmarks/bench_train_step.py --device cuda         # minires on CuPy, PyTorch on CUDA
+
+A training step is what ``minires.train.train_one_epoch`` does per batch: forward,
+cross-entropy, backward, SGD (lr 0.1, momentum 0.9, weight decay 5e-4). Both nets are
+the ResNet paper's CIFAR net with option-A shortcuts, float32; the script checks that
+their parameter counts agree. Each framework is timed alternately, step after step, after
+warm-up steps, and the median is reported, so that both see the same machine state.
+"Eval forward" is the forward pass alone in evaluation mode under no_grad.
+
+Peak memory (CPU only, for now) is measured in a fresh process per framework: once the
+model, the optimiser and the batch exist, Linux's peak resident set size is reset
+(writing 5 to /proc/self/clear_refs), a few training steps run, and the peak's growth
+over the resident size at the reset is reported. It counts what the allocator keeps,
+not only live arrays.
+
+Needs PyTorch (``pip install torch==2.13.0``); minires itself never imports it.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as torch_nn
+import torch.nn.functional as torch_F
+
+import minires as mr
+from minires import backend, models, optim
+from minires import functional as F
+
+
+# ----------------------------------------------------------------------------------
+# The same net in PyTorch: the ResNet paper's CIFAR net, option-A shortcuts
+# ----------------------------------------------------------------------------------
+
+class TorchBasicBlock(torch_nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU (ResNet v1)."""
+
+    def __init__(self, in_channels, out_channels, stride):
+        super().__init__()
+        self.conv1 = torch_nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = torch_nn.BatchNorm2d(out_channels)
+        self.conv2 = torch_nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = torch_nn.BatchNorm2d(out_channels)
+        self.stride, self.extra_channels = stride, out_channels - in_channels
+
+    def forward(self, x):
+        branch = self.bn2(self.conv2(torch_F.relu(self.bn1(self.conv1(x)))))
+        shortcut = x[:, :, ::self.stride, ::self.stride]            # option A: subsample...
+        if self.extra_channels:                                       # ...and pad channels with zeros
+            half = self.extra_channels // 2
+            shortcut = torch_F.pad(shortcut, (0, 0, 0, 0, half, self.extra_channels - half))
+        return torch_F.relu(branch + shortcut)
+
+
+class TorchCifarResNet(torch_nn.Module):
+    def __init__(self, depth, width=16, num_classes=10):
+        super().__init__()
+        blocks = models.blocks_per_stage(depth)
+        self.stem = torch_nn.Sequential(torch_nn.Conv2d(3, width, 3, 1, 1, bias=False),
+                                        torch_nn.BatchNorm2d(width), torch_nn.ReLU())
+        layers, in_channels = [], width
+        for channels, stride in [(width, 1), (2 * width, 2), (4 * width, 2)]:
+            for index in range(blocks):
+                layers.append(TorchBasicBlock(in_channels, channels, stride if index == 0 else 1))
+                in_channels = channels
+        self.blocks = torch_nn.Sequential(*layers)
+        self.fc = torch_nn.Linear(in_channels, num_classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))                   # (N, 4 * width, 8, 8)
+        return self.fc(x.mean(dim=(2, 3)))              # (N, num_classes)
+
+
+# ----------------------------------------------------------------------------------
+# One step of each framework
+# ----------------------------------------------------------------------------------
+
+class MiniresStep:
+    def __init__(self, depth, batch_size, device, seed=0):
+        mr.manual_seed(seed)
+        self.device = device
+        self.model = models.cifar_net("residual", depth).to(device)
+        self.optimizer = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+        rng = np.random.default_rng(seed)
+        self.images = mr.tensor(rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), device=device)
+        self.labels = mr.tensor(rng.integers(0, 10, batch_size), device=device)
+
+    def num_parameters(self):
+        return self.model.num_parameters()
+
+    def train_step(self):
+        self.model.train()
+        loss = F.cross_entropy(self.model(self.images), self.labels)
+        self.model.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        backend.synchronize(self.device)
+
+    def eval_forward(self):
+        self.model.eval()
+        with mr.no_grad():
+            self.model(self.images)
+        backend.synchronize(self.device)
+
+
+class TorchStep:
+    def __init__(self, depth, batch_size, device, seed=0):
+        torch.manual_seed(seed)
+        self.device = device
+        self.model = TorchCifarResNet(depth).to(device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+        rng = np.random.default_rng(seed)
+        self.images = torch.tensor(rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), device=device)
+        self.labels = torch.tensor(rng.integers(0, 10, batch_size), device=device)
+
+    def num_parameters(self):
+        return sum(p.numel() for p in self.model.parameters())
+
+    def synchronize(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+    def train_step(self):
+        self.model.train()
+        loss = torch_F.cross_entropy(self.model(self.images), self.labels)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.synchronize()
+
+    def eval_forward(self):
+        self.model.eval()
+        with torch.no_grad():
+            self.model(self.images)
+        self.synchronize()
+
+
+FRAMEWORKS = {"minires": MiniresStep, "torch": TorchStep}
+
+
+def seconds_of(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def alternating_medians(ours, theirs, what, warmup, repeats):
+    """Median seconds of ours.<what>() and theirs.<what>(), timed one after the other."""
+    for _ in range(warmup):
+        getattr(ours, what)()
+        getattr(theirs, what)()
+    our_times, their_times = [], []
+    for _ in range(repeats):
+        our_times.append(seconds_of(getattr(ours, what)))
+        their_times.append(seconds_of(getattr(theirs, what)))
+    return statistics.median(our_times), statistics.median(their_times)
+
+
+def peak_memory_in_a_fresh_process(framework, depth, batch_size, device, steps=3):
+    """MiB that the peak resident size grows by over ``steps`` training steps, in a new interpreter."""
+    command = [sys.executable, __file__, "--memory-of", framework, "--depths", str(depth),
+               "--batch-sizes", str(batch_size), "--device", device, "--repeats", str(steps)]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def memory_status_mib(field):
+    """VmRSS (resident now) or VmHWM (peak resident) of this process, in MiB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024                  # the kernel reports kB
+    raise RuntimeError(f"/proc/self/status has no {field}: peak memory needs Linux")
+
+
+def measure_memory(framework, depth, batch_size, device, steps):
+    step = FRAMEWORKS[framework](depth, batch_size, device)
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")                                       # peak resident := resident now
+    before = memory_status_mib("VmRSS")
+    for _ in range(steps):
+        step.train_step()
+    print(f"{memory_status_mib('VmHWM') - before:.1f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 32])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=7, help="timed steps per framework (median)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--memory-of", choices=sorted(FRAMEWORKS), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_of:
+        return measure_memory(args.memory_of, args.depths[0], args.batch_sizes[0], args.device, args.repeats)
+
+    print(f"device {args.device}; minires {mr.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
+          f"torch threads {torch.get_num_threads()}; warm-up {args.warmup}, median of {args.repeats}")
+    header = (f"{'net':10s} {'batch':>5s} {'what':12s} {'minires ms':>10s} {'torch ms':>9s} "
+              f"{'minires img/s':>13s} {'torch img/s':>11s} {'ratio':>6s}")
+    print(header)
+    for depth in args.depths:
+        for batch_size in args.batch_sizes:
+            ours = MiniresStep(depth, batch_size, args.device)
+            theirs = TorchStep(depth, batch_size, args.device)
+            if ours.num_parameters() != theirs.num_parameters():
+                raise SystemExit(f"ResNet-{depth}: minires has {ours.num_parameters():,} parameters, "
+                                 f"the PyTorch twin {theirs.num_parameters():,}: not the same net")
+            for what, label in (("train_step", "train step"), ("eval_forward", "eval forward")):
+                our_seconds, their_seconds = alternating_medians(ours, theirs, what, args.warmup, args.repeats)
+                print(f"ResNet-{depth:<3d} {batch_size:5d} {label:12s} {our_seconds * 1e3:10.0f} "
+                      f"{their_seconds * 1e3:9.0f} {batch_size / our_seconds:13.0f} "
+                      f"{batch_size / their_seconds:11.0f} {our_seconds / their_seconds:5.2f}x", flush=True)
+            if args.device == "cuda" and not args.no_memory:
+                print(f"ResNet-{depth:<3d} {batch_size:5d} peak memory: not measured on CUDA yet "
+                      "(ru_maxrss sees host memory only)")
+            elif not args.no_memory:
+                ours_mib = peak_memory_in_a_fresh_process("minires", depth, batch_size, args.device)
+                theirs_mib = peak_memory_in_a_fresh_process("torch", depth, batch_size, args.device)
+                print(f"ResNet-{depth:<3d} {batch_size:5d} {'peak memory':12s} {ours_mib:8.0f} MiB "
+                      f"{theirs_mib:7.0f} MiB {'':25s} {ours_mib / max(theirs_mib, 1e-9):5.2f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
