@@ -82,3 +82,14 @@ def test_grades_say_what_is_wrong():
     assert grade_number("s", 0.5, 0.5) and "expected 0.25" in grade_number("s", 0.5, 0.25).message
     assert "single number" in grade_number("s", [1.0, 2.0], 1.0).message
     assert isinstance(right, Grade)
+
+
+def test_grades_name_the_kind_of_problem():
+    expected = np.array([1.0, 2.0])
+    assert grade_array("dx", expected, expected).problem is None
+    assert grade_array("dx", None, expected).problem == "missing"
+    assert grade_array("dx", "abc", expected).problem == "unreadable"
+    assert grade_array("dx", [1.0], expected).problem == "shape"
+    assert grade_array("dx", [1.0, 3.0], expected).problem == "values"
+    assert grade_number("s", [1.0, 2.0], 1.0).problem == "unreadable"
+    assert grade_number("s", 2.0, 1.0).problem == "values"

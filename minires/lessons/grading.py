@@ -13,10 +13,16 @@ class Grade:
 
     It prints as one line, starting with "correct" or "not yet", and is truthy only
     when the answer is right, so ``assert check_something(answer)`` works too.
+
+    ``problem`` says what kind of wrong it is, so that a check can look for the typical
+    mistakes only where that makes sense: None (right, or not classified), "missing"
+    (still None), "unreadable" (not numbers), "shape" (the wrong shape) or "values"
+    (the right shape, other numbers).
     """
 
     passed: bool
     message: str
+    problem: str | None = None
 
     def __bool__(self):
         return self.passed
@@ -73,33 +79,34 @@ def grade_array(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
     usual mistake is) when one is given.
     """
     if answer is None:
-        return Grade(False, f"{name}: no answer yet (the cell still holds None)")
+        return Grade(False, f"{name}: no answer yet (the cell still holds None)", "missing")
     try:
         answer = as_host_array(answer, name)
     except (TypeError, ValueError) as error:
-        return Grade(False, f"{name}: cannot be read as an array of numbers ({error})")
+        return Grade(False, f"{name}: cannot be read as an array of numbers ({error})", "unreadable")
     expected = as_host_array(expected, "expected")
     if answer.shape != expected.shape:
         return Grade(False, f"{name}: shape {answer.shape}, expected {expected.shape}"
-                     + (f". {hint}" if hint else ""))
+                     + (f". {hint}" if hint else ""), "shape")
     difference = np.abs(answer - expected)
     allowed = atol + rtol * np.abs(expected)
     if np.all(difference <= allowed):
         return Grade(True, f"{name} matches (largest difference {difference.max(initial=0.0):.1e})")
     worst = np.unravel_index(np.argmax(difference - allowed), expected.shape)
     return Grade(False, f"{name}: at index {tuple(int(i) for i in worst)} you have "
-                 f"{answer[worst]:.6g}, expected {expected[worst]:.6g}" + (f". {hint}" if hint else ""))
+                 f"{answer[worst]:.6g}, expected {expected[worst]:.6g}" + (f". {hint}" if hint else ""),
+                 "values")
 
 
 def grade_number(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
     """Grades a single number, as ``grade_array`` grades arrays."""
     if answer is None:
-        return Grade(False, f"{name}: no answer yet (the cell still holds None)")
+        return Grade(False, f"{name}: no answer yet (the cell still holds None)", "missing")
     try:
         value = float(as_host_array(answer, name))
     except (TypeError, ValueError) as error:
-        return Grade(False, f"{name}: expected a single number ({error})")
+        return Grade(False, f"{name}: expected a single number ({error})", "unreadable")
     if abs(value - expected) <= atol + rtol * abs(expected):
         return Grade(True, f"{name} = {value:.6g}")
     return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}"
-                 + (f". {hint}" if hint else ""))
+                 + (f". {hint}" if hint else ""), "values")

@@ -82,7 +82,7 @@ def check_gradient_by_hand(answer, a, b):
     """
     expected = gradient_by_hand(a, b)
     grade = grade_array("(df/da, df/db)", answer, expected, rtol=1e-6, atol=1e-9)
-    if grade or answer is None or "cannot be read" in grade.message or "shape" in grade.message:
+    if grade.problem != "values":               # right, or nothing to look for a typical mistake in
         return grade
     answer = as_host_array(answer, "answer")
     t = math.tanh(a * b + a)
@@ -114,7 +114,7 @@ def check_sigmoid_gradient(answer, points):
     sigmoid = 1.0 / (1.0 + np.exp(-points))
     expected = sigmoid * (1.0 - sigmoid)
     grade = grade_array("d sigmoid/dx", answer, expected, rtol=1e-8, atol=1e-12)
-    if grade or answer is None or "cannot be read" in grade.message or "shape" in grade.message:
+    if grade.problem != "values":               # right, or nothing to look for a typical mistake in
         return grade
     answer = as_host_array(answer, "answer")
     if np.allclose(answer, sigmoid):

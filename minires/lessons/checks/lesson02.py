@@ -79,7 +79,7 @@ def check_softmax_cross_entropy_gradient(answer, logits, targets):
     """
     expected = softmax_cross_entropy_gradient(logits, targets)
     grade = grade_array("dL/dlogits", answer, expected, rtol=1e-6, atol=1e-9)
-    if grade or answer is None or "cannot be read" in grade.message or "shape" in grade.message:
+    if grade.problem != "values":               # right, or nothing to look for a typical mistake in
         return grade
     answer = as_host_array(answer, "answer")
     N = expected.shape[0]
@@ -126,7 +126,7 @@ def check_batch_norm_input_gradient(answer, x, grad_output, gamma, eps=1e-5):
     """
     expected = batch_norm_input_gradient(x, grad_output, gamma, eps)
     grade = grade_array("dL/dx", answer, expected, rtol=1e-5, atol=1e-8)
-    if grade or answer is None or "cannot be read" in grade.message or "shape" in grade.message:
+    if grade.problem != "values":               # right, or nothing to look for a typical mistake in
         return grade
     answer = as_host_array(answer, "answer")
     x = np.asarray(x, dtype=np.float64)
