@@ -93,3 +93,11 @@ def test_grades_name_the_kind_of_problem():
     assert grade_array("dx", [1.0, 3.0], expected).problem == "values"
     assert grade_number("s", [1.0, 2.0], 1.0).problem == "unreadable"
     assert grade_number("s", 2.0, 1.0).problem == "values"
+
+
+def test_readable_answers_never_raise():
+    from minires.lessons.grading import readable_array, readable_number
+    np.testing.assert_array_equal(readable_array(mr.tensor([1.0, 2.0])), [1.0, 2.0])
+    assert readable_array(None) is None and readable_array("abc") is None
+    assert readable_number([[3.5]]) == 3.5
+    assert readable_number([1.0, 2.0]) is None and readable_number(None) is None and readable_number("x") is None

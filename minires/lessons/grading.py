@@ -42,6 +42,25 @@ def as_host_array(value, name):
     return np.asarray(value, dtype=np.float64)
 
 
+def readable_array(answer):
+    """The answer as a float64 NumPy array, or None when it is None or not numbers.
+
+    Checks use it to look for typical mistakes without ever raising on an odd answer.
+    """
+    try:
+        return as_host_array(answer, "answer")
+    except (TypeError, ValueError):
+        return None
+
+
+def readable_number(answer):
+    """The answer as a float, or None when it is not exactly one number."""
+    values = readable_array(answer)
+    if values is None or values.size != 1:
+        return None
+    return float(values.reshape(-1)[0])
+
+
 def max_relative_error(derived, reference):
     """max |derived - reference| / max(|reference|), over all elements.
 

@@ -6,22 +6,13 @@ h(x) = relu(w_H x + b_H) and the transform gate t(x) = sigmoid(w_T x + b_T).
 
 import math
 
-from minires.lessons.grading import Grade, as_host_array, grade_number
+from minires.lessons.grading import Grade, grade_number, readable_number
 
 
 def _sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _as_number(answer):
-    """The answer as a float, or None when it cannot be read as one number."""
-    try:
-        values = as_host_array(answer, "answer")
-    except (TypeError, ValueError):
-        return None
-    if values.size != 1:
-        return None
-    return float(values.reshape(-1)[0])
 
 
 def _close(value, expected, rtol=1e-6, atol=1e-9):
@@ -43,8 +34,8 @@ def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
     carry_part = 1.0 - gate
     gate_part = (transform - x) * gate_derivative
     expected = transform_part + carry_part + gate_part
-    value = _as_number(answer)
-    if answer is not None and value is not None and not _close(value, expected):
+    value = readable_number(answer)
+    if value is not None and not _close(value, expected):
         mistakes = [
             (transform_part + carry_part, "you left out the gate's term (h - x) t'(x): "
                                           "moving x moves the gate too"),
@@ -66,8 +57,8 @@ def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
 
 def check_identity_gate(answer):
     """Expects 0: y = H T + x (1 - T) = x + T (H - x) equals x for every H only when T = 0."""
-    value = _as_number(answer)
-    if answer is not None and _close(value, 1.0):
+    value = readable_number(answer)
+    if _close(value, 1.0):
         return Grade(False, "T: you have 1, expected 0. T = 1 gives y = H(x), the plain layer; "
                             "the carry gate 1 - T is what lets x through")
     return grade_number("T", answer, 0.0, hint="write y = x + T (H - x): when is that x for every H?")
@@ -77,8 +68,8 @@ def check_gate_bias_for_carry(answer, carry):
     """Expects the bias b with sigmoid(b) = 1 - carry, that is b = log(T / (1 - T)), T = 1 - carry."""
     gate = 1.0 - carry
     expected = math.log(gate / (1.0 - gate))
-    value = _as_number(answer)
-    if answer is not None and _close(value, -expected):
+    value = readable_number(answer)
+    if _close(value, -expected):
         return Grade(False, f"b_T: you have {value:.6g}, expected {expected:.6g}. With your bias "
                             f"T = {_sigmoid(value):.2f}: the layer would transform {carry:.0%} of its input "
                             f"instead of carrying it; the carry gate is 1 - T")

@@ -9,15 +9,9 @@ training moves alpha and its Lagrange multiplier lambda by the VAN paper's updat
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_array, grade_number
+from minires.lessons.grading import Grade, grade_array, grade_number, readable_array, readable_number
 
 
-def _as_values(answer):
-    """The answer as a flat float64 array, or None when it cannot be read as numbers."""
-    try:
-        return as_host_array(answer, "answer").reshape(-1)
-    except (TypeError, ValueError):
-        return None
 
 
 def check_van_step(answer, alpha, multiplier, alpha_grad, lr, multiplier_lr_fraction):
@@ -30,9 +24,10 @@ def check_van_step(answer, alpha, multiplier, alpha_grad, lr, multiplier_lr_frac
     expected = np.array([new_alpha, new_multiplier])
     if answer is None:
         return Grade(False, "(alpha, lambda): no answer yet (the cell still holds None)")
-    values = _as_values(answer)
-    if values is None or values.shape != (2,):
+    values = readable_array(answer)
+    if values is None or values.size != 2:
         return Grade(False, "(alpha, lambda): expected a pair of numbers, the new alpha and the new lambda")
+    values = values.reshape(-1)                                          # (2,): alpha, lambda
 
     def close(value, target):
         return abs(value - target) <= 1e-9 + 1e-6 * abs(target)
@@ -65,17 +60,15 @@ def check_multiplier_after_steps(answer, alpha, steps, multiplier_lr, start=-1.0
     """Expects lambda after ``steps`` steps of (8) with alpha held fixed:
     start + steps * multiplier_lr * (alpha - 1), which is more negative than start."""
     expected = start + steps * multiplier_lr * (alpha - 1.0)
-    if answer is not None:
-        values = _as_values(answer)
-        if values is not None and values.size == 1:
-            value = float(values[0])
-            if abs(value - (start - steps * multiplier_lr * (alpha - 1.0))) <= 1e-9:
-                return Grade(False, f"lambda: you have {value:.6g}, expected {expected:.6g}. With "
-                                    "alpha <= 1 the step eta' (alpha - 1) is never positive: lambda "
-                                    "can only go down from -1")
-            if abs(value - (start + multiplier_lr * (alpha - 1.0))) <= 1e-9:
-                return Grade(False, f"lambda: you have {value:.6g}, expected {expected:.6g}. That is "
-                                    f"one step; the same step repeats {steps} times")
+    value = readable_number(answer)                                      # None for None or non-numbers
+    if value is not None:
+        if abs(value - (start - steps * multiplier_lr * (alpha - 1.0))) <= 1e-9:
+            return Grade(False, f"lambda: you have {value:.6g}, expected {expected:.6g}. With "
+                                "alpha <= 1 the step eta' (alpha - 1) is never positive: lambda "
+                                "can only go down from -1")
+        if abs(value - (start + multiplier_lr * (alpha - 1.0))) <= 1e-9:
+            return Grade(False, f"lambda: you have {value:.6g}, expected {expected:.6g}. That is "
+                                f"one step; the same step repeats {steps} times")
     return grade_number("lambda", answer, expected,
                         hint="each step adds eta' (alpha - 1), the same amount while alpha stays fixed")
 
@@ -86,7 +79,7 @@ def check_alpha_gradient(answer, x, upstream):
     x = np.asarray(x, dtype=np.float64)
     upstream = np.asarray(upstream, dtype=np.float64)
     expected = -(upstream * x).sum(axis=(0, 2, 3))                          # (C,)
-    values = None if answer is None else _as_values(answer)
+    values = readable_array(answer)
     if values is not None and values.shape == expected.shape:
         if np.allclose(values, -expected, rtol=1e-6, atol=1e-9) and not np.allclose(expected, 0.0):
             return Grade(False, "dL/dalpha: the sign is wrong. dy/dalpha = -x, since alpha "

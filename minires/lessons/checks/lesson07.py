@@ -6,7 +6,7 @@ answer itself, and returns a Grade; none raises on a wrong or missing answer.
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_array
+from minires.lessons.grading import Grade, as_host_array, grade_array, readable_array
 
 
 def _identity_kernel(channels, kernel_size):
@@ -17,11 +17,6 @@ def _identity_kernel(channels, kernel_size):
     return kernel
 
 
-def _as_array_or_none(answer):
-    try:
-        return as_host_array(answer, "answer")
-    except (TypeError, ValueError):
-        return None
 
 
 def check_identity_kernel(answer, channels, kernel_size):
@@ -30,8 +25,8 @@ def check_identity_kernel(answer, channels, kernel_size):
     """
     expected = _identity_kernel(channels, kernel_size)
     name = "identity kernel"
-    values = _as_array_or_none(answer)
-    if answer is not None and values is not None and values.shape == expected.shape:
+    values = readable_array(answer)
+    if values is not None and values.shape == expected.shape:
         centre = kernel_size // 2
         if channels > 1 and np.allclose(values[:, :, centre, centre], np.ones((channels, channels))):
             return Grade(False, f"{name}: every input channel has a 1 at the centre, so output "
@@ -52,9 +47,9 @@ def check_plain_kernel(answer, residual_kernel):
     weight = as_host_array(residual_kernel, "residual_kernel")
     identity = _identity_kernel(weight.shape[0], weight.shape[2])
     expected = weight + identity
-    values = _as_array_or_none(answer)
+    values = readable_array(answer)
     name = "plain kernel"
-    if answer is not None and values is not None and values.shape == expected.shape:
+    if values is not None and values.shape == expected.shape:
         if np.allclose(values, weight):
             return Grade(False, f"{name}: this is the residual kernel W itself; the plain block has "
                          "no shortcut, so its kernel must also copy x: add 1 at the ID entries [c, c, 1, 1]")
@@ -74,9 +69,9 @@ def check_zero_block_input_gradient(answer, block_input, upstream_gradient):
     x = as_host_array(block_input, "block_input")
     g = as_host_array(upstream_gradient, "upstream_gradient")
     expected = g * (x > 0)
-    values = _as_array_or_none(answer)
+    values = readable_array(answer)
     name = "dL/dx"
-    if answer is not None and values is not None and values.shape == expected.shape:
+    if values is not None and values.shape == expected.shape:
         if np.allclose(values, g) and not np.allclose(g, expected):
             return Grade(False, f"{name}: this is g itself; the ReLU still blocks the gradient "
                          "where its input z = x is 0 (delta = g * 1[z > 0])")

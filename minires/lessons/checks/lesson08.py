@@ -8,14 +8,9 @@ returns a Grade; none raises on a wrong or missing answer.
 
 import math
 
-from minires.lessons.grading import Grade, as_host_array, grade_number
+from minires.lessons.grading import Grade, grade_number, readable_number
 
 
-def _as_number_or_none(answer):
-    try:
-        return float(as_host_array(answer, "answer"))
-    except (TypeError, ValueError):
-        return None
 
 
 def check_backward_scale(answer, shortcut_scale, blocks):
@@ -23,8 +18,8 @@ def check_backward_scale(answer, shortcut_scale, blocks):
     its way down ``blocks`` blocks with a constant shortcut scale."""
     expected = float(shortcut_scale) ** int(blocks)
     name = f"backward scale after {blocks} blocks"
-    value = _as_number_or_none(answer)
-    if answer is not None and value is not None:
+    value = readable_number(answer)
+    if value is not None:
         if math.isclose(value, shortcut_scale * blocks, rel_tol=1e-6):
             return Grade(False, f"{name}: you multiplied s by n ({value:.6g}); each block multiplies "
                          f"the gradient by s, so n blocks give s to the power n")
@@ -44,8 +39,8 @@ def check_blocks_until_below(answer, shortcut_scale, threshold):
         blocks += 1
         factor *= shortcut_scale
     name = f"blocks until {shortcut_scale}^n < {threshold:g}"
-    value = _as_number_or_none(answer)
-    if answer is None or value is None:
+    value = readable_number(answer)
+    if value is None:
         return grade_number(name, answer, blocks)
     if value != round(value):
         return Grade(False, f"{name}: {value:g} is not a whole number of blocks; round "
@@ -64,8 +59,8 @@ def check_scale_for_factor(answer, blocks, factor):
     ``blocks`` blocks is ``factor``."""
     expected = float(factor) ** (1.0 / blocks)
     name = f"shortcut scale for a factor {factor:g} over {blocks} blocks"
-    value = _as_number_or_none(answer)
-    if answer is not None and value is not None:
+    value = readable_number(answer)
+    if value is not None:
         if math.isclose(value, factor / blocks, rel_tol=1e-6):
             return Grade(False, f"{name}: you divided the factor by n; the factors of the blocks "
                          f"multiply, so s^{blocks} = {factor:g} and s = {factor:g}^(1/{blocks})")
