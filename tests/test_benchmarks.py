@@ -29,7 +29,7 @@ def test_bench_ops_covers_every_resnet_op():
     printed = run("bench_ops.py", "--batch-size", "2", "--warmup", "0", "--repeats", "1")
     for op in ("conv2d 16->16 32x32 s1", "conv2d 16->32 32x32 s2", "batch_norm", "relu", "max_pool2d",
                "avg_pool2d", "global_avg_pool2d", "cross_entropy"):
-        assert f"{op}" in printed and printed.count(op) >= 2, op            # forward and backward rows
+        assert printed.count(op) >= 2, op                                  # a forward and a backward row
 
 
 def test_profile_step_attributes_the_step_to_ops():

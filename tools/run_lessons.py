@@ -33,7 +33,7 @@ def run_notebook(path, quick=False):
     """Executes ``path`` in a fresh kernel; returns the executed notebook and its seconds."""
     notebook = nbformat.read(path, as_version=4)
     os.environ["MINIRES_QUICK"] = "1" if quick else "0"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"   # figures saved as PNG outputs
     client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT_SECONDS, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
