@@ -112,3 +112,14 @@ def check_module_gradients(module, input_array, device, **gradcheck_options):
 
     assert mr.gradcheck(fn, on_device(input_array, device), *values, **gradcheck_options)
     return names
+
+
+def input_in_layout(x, layout):
+    """The same (N, C, H, W) values in another memory layout."""
+    if layout == "channels_last":
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if layout == "strided":                      # every other pixel of a larger array
+        larger = np.zeros(x.shape[:2] + (2 * x.shape[2], 2 * x.shape[3]))
+        larger[:, :, ::2, ::2] = x
+        return larger[:, :, ::2, ::2]
+    return np.ascontiguousarray(x)

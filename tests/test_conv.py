@@ -1,4 +1,5 @@
-"""conv2d: against the loop reference, float64 finite differences and PyTorch."""
+"""conv2d (channels-last, tap by tap) and conv2d_im2col (the reference): against the loop
+reference, float64 finite differences, PyTorch and each other, on every device."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import strategies as st
 
 import minires as mr
 import minires.functional as F
-from helpers import check_gradients, compare_with_torch, on_device, random_array
+from helpers import check_gradients, compare_with_torch, input_in_layout, on_device, random_array
 from reference_ops import conv2d_backward_loops, conv2d_loops
 from strict_device import StrictArray, count_synchronizations
 
@@ -37,23 +38,30 @@ def case_inputs(case):
     return inputs
 
 
+# The fast default and the readable reference: every test below runs on both.
+CONVOLUTIONS = [F.conv2d, F.conv2d_im2col]
+convolution_param = pytest.mark.parametrize("conv", CONVOLUTIONS, ids=lambda conv: conv.__name__)
+
+
 def conv_with(stride, padding, functional):
     """fn(x, weight[, bias]) for check_gradients and compare_with_torch."""
     return lambda x, weight, bias=None: functional(x, weight, bias, stride=stride, padding=padding)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_gradients(case, device):
+@convolution_param
+def test_gradients(case, device, conv):
     stride, padding = case[2], case[3]
-    check_gradients(conv_with(stride, padding, F.conv2d), case_inputs(case), device)
+    check_gradients(conv_with(stride, padding, conv), case_inputs(case), device)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_matches_loop_reference(case, device):
+@convolution_param
+def test_matches_loop_reference(case, device, conv):
     stride, padding = case[2], case[3]
     inputs = case_inputs(case)
     tensors = [on_device(array, device) for array in inputs]
-    output = F.conv2d(*tensors[:2], *tensors[2:], stride=stride, padding=padding)
+    output = conv(*tensors[:2], *tensors[2:], stride=stride, padding=padding)
     expected = conv2d_loops(*inputs[:2], *inputs[2:], stride=stride, padding=padding)
     np.testing.assert_allclose(output.numpy(), expected, rtol=1e-12, atol=1e-12)
 
@@ -66,31 +74,33 @@ def test_matches_loop_reference(case, device):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_matches_torch(case, torch):
+@convolution_param
+def test_matches_torch(case, torch, conv):
     stride, padding = case[2], case[3]
-    compare_with_torch(torch, conv_with(stride, padding, F.conv2d),
+    compare_with_torch(torch, conv_with(stride, padding, conv),
                        conv_with(stride, padding, torch.nn.functional.conv2d), case_inputs(case))
 
 
+@convolution_param
 @settings(max_examples=40, deadline=None)
 @given(batch=st.integers(1, 3), in_channels=st.integers(1, 4), out_channels=st.integers(1, 4),
        height=st.integers(1, 9), width=st.integers(1, 9), kernel_h=st.integers(1, 5),
        kernel_w=st.integers(1, 5), stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
        padding=st.tuples(st.integers(0, 2), st.integers(0, 2)), with_bias=st.booleans(),
        seed=st.integers(0, 2**16))
-def test_random_shapes_match_loop_reference(batch, in_channels, out_channels, height, width,
+def test_random_shapes_match_loop_reference(conv, batch, in_channels, out_channels, height, width,
                                             kernel_h, kernel_w, stride, padding, with_bias, seed):
     """Any shape where the kernel fits the padded input: forward and all three gradients."""
     if kernel_h > height + 2 * padding[0] or kernel_w > width + 2 * padding[1]:
         with pytest.raises(ValueError, match="larger than the padded input"):
-            F.conv2d(mr.tensor(np.zeros((batch, in_channels, height, width))),
+            conv(mr.tensor(np.zeros((batch, in_channels, height, width))),
                      mr.tensor(np.zeros((out_channels, in_channels, kernel_h, kernel_w))), padding=padding)
         return
     x = random_array((batch, in_channels, height, width), seed=seed)
     weight = random_array((out_channels, in_channels, kernel_h, kernel_w), seed=seed + 1)
     bias = random_array((out_channels,), seed=seed + 2) if with_bias else None
     tensors = [on_device(array, "cpu") for array in (x, weight, bias) if array is not None]
-    output = F.conv2d(*tensors[:2], *tensors[2:], stride=stride, padding=padding)
+    output = conv(*tensors[:2], *tensors[2:], stride=stride, padding=padding)
     np.testing.assert_allclose(output.numpy(), conv2d_loops(x, weight, bias, stride, padding),
                                rtol=1e-12, atol=1e-12)
     grad_output = random_array(output.shape, seed=seed + 3)
@@ -99,28 +109,31 @@ def test_random_shapes_match_loop_reference(batch, in_channels, out_channels, he
         np.testing.assert_allclose(tensor.grad, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_float32_stays_float32(device):
+@convolution_param
+def test_float32_stays_float32(device, conv):
     x = mr.tensor(random_array((2, 3, 6, 6)), dtype=mr.float32, device=device, requires_grad=True)
     weight = mr.tensor(random_array((4, 3, 3, 3), seed=1), dtype=mr.float32, device=device, requires_grad=True)
-    output = F.conv2d(x, weight, padding=1)
+    output = conv(x, weight, padding=1)
     output.sum().backward()
     assert output.dtype == mr.float32 and x.grad.dtype == mr.float32 and weight.grad.dtype == mr.float32
     expected = conv2d_loops(x.numpy().astype(np.float64), weight.numpy().astype(np.float64), padding=1)
     np.testing.assert_allclose(output.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_no_synchronisation_and_stays_on_device():
+@convolution_param
+def test_no_synchronisation_and_stays_on_device(conv):
     x = on_device(random_array((2, 3, 6, 6)), "strict")
     weight = on_device(random_array((4, 3, 3, 3), seed=1), "strict")
     bias = on_device(random_array((4,), seed=2), "strict")
     with count_synchronizations() as syncs:
-        output = F.conv2d(x, weight, bias, stride=2, padding=1)
+        output = conv(x, weight, bias, stride=2, padding=1)
         output.sum().backward()
     assert syncs.count == 0
     assert all(isinstance(t.grad, StrictArray) for t in (x, weight, bias))
 
 
-def test_loops_run_over_kernel_taps_only(monkeypatch):
+@convolution_param
+def test_loops_run_over_kernel_taps_only(monkeypatch, conv):
     """The Python-level work is the same for a tiny and a large input: no loops over
     images or pixels. Counted as the number of slicing operations on device arrays."""
     counted = []
@@ -132,12 +145,12 @@ def test_loops_run_over_kernel_taps_only(monkeypatch):
         counted.clear()
         x = on_device(random_array(x_shape), "strict")
         weight = on_device(random_array((2, x_shape[1], 3, 3), seed=1), "strict")
-        F.conv2d(x, weight, stride=1, padding=1).sum().backward()
+        conv(x, weight, stride=1, padding=1).sum().backward()
         return len(counted)
 
     small, large = count_for((1, 2, 4, 4)), count_for((8, 2, 16, 16))
     assert small == large
-    assert small <= 4 * 3 * 3          # a handful of slices per kernel tap
+    assert small <= 8 * 3 * 3          # a handful of slices per kernel tap
 
 
 # (x shape, weight shape, keyword arguments, message the error must contain)
@@ -154,27 +167,56 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("x_shape, weight_shape, options, message", BAD_INPUTS)
-def test_bad_input_is_refused_clearly(x_shape, weight_shape, options, message):
+@convolution_param
+def test_bad_input_is_refused_clearly(x_shape, weight_shape, options, message, conv):
     x, weight = mr.tensor(np.zeros(x_shape)), mr.tensor(np.zeros(weight_shape))
-    with pytest.raises((ValueError, TypeError), match=message):
-        F.conv2d(x, weight, **options)
+    with pytest.raises((ValueError, TypeError), match=message.replace("conv2d:", f"{conv.__name__}:")):
+        conv(x, weight, **options)
 
 
-def test_padded_kernel_that_just_fits_is_accepted():
-    output = F.conv2d(mr.tensor(np.ones((1, 1, 3, 3))), mr.tensor(np.ones((1, 1, 5, 5))), padding=1)
+@convolution_param
+def test_padded_kernel_that_just_fits_is_accepted(conv):
+    output = conv(mr.tensor(np.ones((1, 1, 3, 3))), mr.tensor(np.ones((1, 1, 5, 5))), padding=1)
     assert output.shape == (1, 1, 1, 1) and output.item() == 9.0
 
 
-def test_bias_and_dtype_errors():
+@convolution_param
+def test_bias_and_dtype_errors(conv):
     x, weight = mr.tensor(np.zeros((1, 2, 4, 4))), mr.tensor(np.zeros((3, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\).*got \(2,\)"):
-        F.conv2d(x, weight, mr.tensor(np.zeros(2)))
-    with pytest.raises(TypeError, match="conv2d: expected inputs of one floating dtype; got x float32, weight float64"):
-        F.conv2d(x.float(), weight)
+        conv(x, weight, mr.tensor(np.zeros(2)))
+    with pytest.raises(TypeError, match=f"{conv.__name__}: expected inputs of one floating dtype; got x float32, weight float64"):
+        conv(x.float(), weight)
 
 
-def test_device_mismatch_is_refused():
+@convolution_param
+def test_device_mismatch_is_refused(conv):
     x = on_device(random_array((1, 1, 4, 4)), "cpu")
     weight = on_device(random_array((1, 1, 3, 3)), "strict")
     with pytest.raises(mr.DeviceMismatchError, match="Conv2d"):
-        F.conv2d(x, weight)
+        conv(x, weight)
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last", "strided"])
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
+def test_fast_path_matches_im2col_reference(layout, stride, padding, device):
+    """conv2d (taps, channels-last) against conv2d_im2col: values and all three gradients,
+    whatever the memory layout of the input and of the incoming gradient."""
+    x = random_array((3, 4, 9, 8), seed=7)
+    weight, bias = random_array((5, 4, 3, 3), seed=8), random_array((5,), seed=9)
+    results = []
+    for conv in CONVOLUTIONS:
+        tensors = [on_device(input_in_layout(x, layout), device), on_device(weight, device), on_device(bias, device)]
+        output = conv(*tensors, stride=stride, padding=padding)
+        grad_output = input_in_layout(random_array(output.shape, seed=10), layout)
+        output.backward(on_device(grad_output, device, requires_grad=False))
+        results.append([output.numpy()] + [mr.backend.to_numpy(t.grad) for t in tensors])
+    for name, fast, reference in zip(("output", "x grad", "weight grad", "bias grad"), *results):
+        np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_fast_path_returns_a_channels_last_view():
+    """Shape (N, C_out, OH, OW) as always; in memory each pixel's channels lie side by side."""
+    output = F.conv2d(mr.tensor(random_array((2, 3, 5, 5))), mr.tensor(random_array((4, 3, 3, 3))), padding=1)
+    assert output.shape == (2, 4, 5, 5)
+    assert output.data.transpose(0, 2, 3, 1).flags.c_contiguous

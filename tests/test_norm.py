@@ -5,7 +5,7 @@ import pytest
 
 import minires as mr
 import minires.functional as F
-from helpers import check_gradients, compare_with_torch, on_device, random_array
+from helpers import check_gradients, compare_with_torch, input_in_layout, on_device, random_array
 from reference_ops import batch_norm_two_pass
 from strict_device import count_synchronizations
 
@@ -221,3 +221,23 @@ def test_training_step_makes_no_synchronisation():
         (y * y).sum().backward()
     assert syncs.count == 0
     assert x.grad is not None and weight.grad is not None and bias.grad is not None
+
+
+@pytest.mark.parametrize("training", MODES)
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+def test_any_memory_layout_gives_the_same_values_and_gradients(layout, training, device):
+    """Batch norm works on channel rows (a channels-last copy when needed): the input's
+    layout and the incoming gradient's change nothing but speed."""
+    x, weight, bias = random_array((3, 4, 5, 6), seed=3), random_array(4, seed=4), random_array(4, seed=5)
+    grad_output = random_array(x.shape, seed=6)
+    results = []
+    for this_layout in ("channels_first", layout):
+        tensors = [on_device(input_in_layout(x, this_layout), device), on_device(weight, device),
+                   on_device(bias, device)]
+        mean, var = running_stats(4, device)
+        output = F.batch_norm(tensors[0], mean, var, *tensors[1:], training=training)
+        output.backward(on_device(input_in_layout(grad_output, this_layout), device, requires_grad=False))
+        results.append([output.numpy(), mean.numpy(), var.numpy()] + [mr.backend.to_numpy(t.grad) for t in tensors])
+    for name, first, other in zip(("output", "running mean", "running var", "x grad", "weight grad", "bias grad"),
+                                  *results):
+        assert_close(other, first, name)

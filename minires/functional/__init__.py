@@ -11,7 +11,8 @@ a lower-case wrapper below it:
 - shape: reshape, flatten, transpose, permute, broadcast_to
 - indexing: getitem, concatenate (cat), pad
 - transfer: to_device, cast
-- conv: conv2d (im2col and one matrix product)
+- conv_taps: conv2d (channels-last, one matrix product per kernel tap: the default)
+- conv: conv2d_im2col (im2col and one matrix product: the readable reference)
 - norm: batch_norm
 - pool: max_pool2d, avg_pool2d, global_avg_pool2d
 - linear: linear
@@ -21,7 +22,8 @@ a lower-case wrapper below it:
 
 from minires.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from minires.functional.arith import add, div, maximum, mul, neg, pow, sub, where
-from minires.functional.conv import conv2d
+from minires.functional.conv import conv2d_im2col
+from minires.functional.conv_taps import conv2d
 from minires.functional.dropout import dropout
 from minires.functional.elementwise import exp, log, sqrt
 from minires.functional.indexing import cat, concatenate, getitem, pad
@@ -43,6 +45,6 @@ __all__ = [
     "reshape", "flatten", "transpose", "permute", "broadcast_to",
     "getitem", "concatenate", "cat", "pad",
     "to_device", "cast",
-    "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "conv2d", "conv2d_im2col", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
     "linear", "dropout", "cross_entropy",
 ]

@@ -1,4 +1,9 @@
-"""2-D convolution as im2col followed by one matrix product, and its backward.
+"""2-D convolution as im2col followed by one matrix product: the readable reference.
+
+This is the version lesson 2 derives and the answer key the fast path is tested
+against (tests/test_conv.py runs both). The convolution the layers use by default,
+:func:`minires.functional.conv2d`, is the channels-last, tap-by-tap version in
+conv_taps.py: the same sums in another order, without the large ``cols`` matrix.
 
 Notation (as in PyTorch and the lessons):
     N batch size, C_in / C_out input / output channels, H, W input height and width,
@@ -90,7 +95,7 @@ def col2im(xp, cols, input_shape, kernel_size, stride, padding):
     return grad_padded[:, :, PH:PH + H, PW:PW + W]                       # (N, C, H, W)
 
 
-class Conv2d(Function):
+class Conv2dIm2col(Function):
     """2-D convolution of (N, C_in, H, W) with (C_out, C_in, KH, KW), bias optional."""
 
     def __init__(self, stride, padding):
@@ -133,11 +138,13 @@ class Conv2d(Function):
         return grad_x, grad_weight
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
+def conv2d_im2col(x, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation) by im2col: the reference for :func:`conv2d`.
 
-    Computed as im2col followed by one matrix product (see the module docstring).
-    Padding is with zeros; ``dilation`` and ``groups`` are not supported.
+    Same arguments, shapes and results as :func:`minires.functional.conv2d`
+    (torch.nn.functional.conv2d); computed as im2col followed by one matrix product
+    (see the module docstring). It keeps the (C_in * KH * KW, N * OH * OW) ``cols``
+    matrix for backward: 9 times the input's size for a 3x3 kernel.
 
     Args:
         x: input, (N, C_in, H, W).
@@ -150,23 +157,31 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
         x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
         OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
     """
-    stride = pair("conv2d", "stride", stride, minimum=1)
-    padding = pair("conv2d", "padding", padding, minimum=0)
+    stride, padding = check_conv2d_arguments("conv2d_im2col", x, weight, bias, stride, padding)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2dIm2col.apply(*inputs, stride=stride, padding=padding)
+
+
+def check_conv2d_arguments(op_name, x, weight, bias, stride, padding) -> tuple:
+    """Checks a convolution's shapes, dtypes and sizes; returns (stride, padding) as pairs.
+
+    Padding is with zeros; ``dilation`` and ``groups`` are not supported.
+    """
+    stride = pair(op_name, "stride", stride, minimum=1)
+    padding = pair(op_name, "padding", padding, minimum=0)
     x_shape, weight_shape = shape_of(x), shape_of(weight)
     if len(x_shape) != 4:
-        raise ValueError(f"conv2d: expected a 4-D input (N, C_in, H, W); got shape {x_shape} "
+        raise ValueError(f"{op_name}: expected a 4-D input (N, C_in, H, W); got shape {x_shape} "
                          "(for a single image, add the batch dimension: x.reshape(1, C, H, W))")
     if len(weight_shape) != 4:
-        raise ValueError(f"conv2d: expected a 4-D weight (C_out, C_in, KH, KW); got shape {weight_shape}")
+        raise ValueError(f"{op_name}: expected a 4-D weight (C_out, C_in, KH, KW); got shape {weight_shape}")
     if x_shape[1] != weight_shape[1]:
         raise ValueError(
-            f"conv2d: input has {x_shape[1]} channels but weight expects {weight_shape[1]} "
+            f"{op_name}: input has {x_shape[1]} channels but weight expects {weight_shape[1]} "
             f"(input {x_shape}, weight {weight_shape}: weight is (C_out, C_in, KH, KW))")
     if bias is not None and shape_of(bias) != weight_shape[:1]:
-        raise ValueError(f"conv2d: bias must have shape ({weight_shape[0]},), one value per output "
+        raise ValueError(f"{op_name}: bias must have shape ({weight_shape[0]},), one value per output "
                          f"channel; got {shape_of(bias)} (weight {weight_shape})")
-    check_float_dtypes("conv2d", x=x, weight=weight, bias=bias)
-    output_size("conv2d", x_shape, weight_shape[2:], stride, padding)
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
-
+    check_float_dtypes(op_name, x=x, weight=weight, bias=bias)
+    output_size(op_name, x_shape, weight_shape[2:], stride, padding)
+    return stride, padding

@@ -38,6 +38,7 @@ import math
 
 from minires import backend
 from minires.autograd import Function
+from minires.functional.layout import channel_rows, from_channel_rows
 from minires.functional.shape_utils import check_float_dtypes, shape_of
 from minires.tensor import Tensor
 
@@ -48,6 +49,11 @@ class BatchNorm(Function):
     ``weight`` and ``bias`` are (C,) arrays, or the numbers 1.0 and 0.0 when the
     caller gave none. ``running_mean`` and ``running_var`` are (C,) arrays updated in
     place during training (None: no running statistics are kept).
+
+    The arithmetic runs on x as channel rows (see layout.channel_rows): a matrix whose
+    column k holds channel k % C, so that per-channel sums are one matrix-vector
+    product and per-channel scales one broadcast along the rows. Images come out
+    channels-last, like the convolutions that feed batch norm in a ResNet.
     """
 
     def __init__(self, running_mean, running_var, use_batch_stats, momentum, eps):
@@ -56,24 +62,25 @@ class BatchNorm(Function):
 
     def forward(self, xp, x, weight, bias):
         C = x.shape[1]
-        axes = (0,) if x.ndim == 2 else (0, 2, 3)           # every axis but the channels
-        per_channel = (1, C) if x.ndim == 2 else (1, C, 1, 1)  # (C,) -> broadcastable to x
+        rows = channel_rows(xp, x)                               # (R, K * C), column k: channel k % C
+        count = rows.size // C                                   # M values per channel
         if self.use_batch_stats:
-            mean = x.mean(axis=axes)                          # (C,)
-            centered = x - mean.reshape(per_channel)
-            variance = (centered * centered).mean(axis=axes)  # (C,), biased: divides by M
+            mean = channel_sums(xp, rows, C) / count             # (C,)
+            centered = rows - repeat_per_channel(xp, mean, rows)
+            variance = channel_sums(xp, centered * centered, C) / count   # (C,), biased: divides by M
             if self.running_mean is not None:
-                self._update_running_stats(mean, variance, count=x.size // C)
+                self._update_running_stats(mean, variance, count)
         else:
             mean, variance = self.running_mean, self.running_var
-            centered = x - mean.reshape(per_channel)
-        inverse_std = 1.0 / xp.sqrt(variance + self.eps)     # (C,), 1 / sigma
-        x_hat = centered * inverse_std.reshape(per_channel)
-        output = x_hat * _per_channel(weight, per_channel) + _per_channel(bias, per_channel)
-        # backward needs x̂, 1/sigma and gamma (see the module docstring)
-        self.save_for_backward(x_hat, inverse_std, weight)
-        self.axes, self.per_channel = axes, per_channel
-        return output
+            centered = rows - repeat_per_channel(xp, mean, rows)
+        inverse_std = 1.0 / xp.sqrt(variance + self.eps)         # (C,), 1 / sigma
+        scale = weight * inverse_std                             # (C,), gamma / sigma: y = x̂ gamma + beta
+        output = centered * repeat_per_channel(xp, scale, rows)
+        output += repeat_per_channel(xp, bias, rows)
+        # backward needs x - mu (x̂ = (x - mu) / sigma), 1/sigma and gamma (see the module docstring)
+        self.save_for_backward(centered, inverse_std, weight)
+        self.x_shape, self.count = tuple(x.shape), count
+        return from_channel_rows(output, x.shape)
 
     def _update_running_stats(self, mean, variance, count):
         """running = (1 - momentum) * running + momentum * batch, in place, as PyTorch.
@@ -86,27 +93,49 @@ class BatchNorm(Function):
             running[...] = (1.0 - self.momentum) * running + self.momentum * batch.astype(running.dtype)
 
     def backward(self, grad_output):
-        x_hat, inverse_std, weight = self.saved
-        axes, per_channel = self.axes, self.per_channel
-        grad_x_hat = grad_output * _per_channel(weight, per_channel)             # ĝ
+        """The module docstring's formula, with x̂ = (x - mu) / sigma written out:
+
+            dL/dx = (gamma / sigma) (g - mean(g)) - (gamma / sigma^3) mean(g (x - mu)) (x - mu)
+            dL/dgamma = sum(g x̂) = (1 / sigma) sum(g (x - mu)),    dL/dbeta = sum(g)
+
+        with means and sums per channel. In evaluation, dL/dx = (gamma / sigma) g.
+        """
+        centered, inverse_std, weight = self.saved
+        xp, C, count = self.xp, self.x_shape[1], self.count
+        grad_rows = channel_rows(xp, grad_output)                           # g, as the forward's rows
+        grad_sum = channel_sums(xp, grad_rows, C)                           # (C,), sum g
+        grad_dot_centered = channel_sums(xp, grad_rows * centered, C)       # (C,), sum g (x - mu)
         grad_x = grad_weight = grad_bias = None
         if self.needs_input_grad[0]:
+            scale = weight * inverse_std                                    # (C,), gamma / sigma
+            grad_x = grad_rows * repeat_per_channel(xp, scale, grad_rows)
             if self.use_batch_stats:
-                count = x_hat.size // x_hat.shape[1]                               # M
-                mean_grad = grad_x_hat.mean(axis=axes).reshape(per_channel)        # (1/M) sum ĝ
-                mean_grad_x_hat = (grad_x_hat * x_hat).sum(axis=axes) / count      # (1/M) sum ĝ x̂
-                grad_x_hat = grad_x_hat - mean_grad - x_hat * mean_grad_x_hat.reshape(per_channel)
-            grad_x = grad_x_hat * inverse_std.reshape(per_channel)
+                slope = scale * inverse_std * inverse_std * grad_dot_centered / count   # (C,)
+                grad_x -= centered * repeat_per_channel(xp, slope, grad_rows)
+                grad_x -= repeat_per_channel(xp, scale * grad_sum / count, grad_rows)
+            grad_x = from_channel_rows(grad_x, self.x_shape)
         if self.needs_input_grad[1]:
-            grad_weight = (grad_output * x_hat).sum(axis=axes)                     # (C,)
+            grad_weight = inverse_std * grad_dot_centered                   # (C,), sum g x̂
         if self.needs_input_grad[2]:
-            grad_bias = grad_output.sum(axis=axes)                                 # (C,)
+            grad_bias = grad_sum                                            # (C,)
         return grad_x, grad_weight, grad_bias
 
 
-def _per_channel(value, per_channel):
-    """A (C,) array reshaped to broadcast against x; a number (no weight or bias) as is."""
-    return value.reshape(per_channel) if hasattr(value, "reshape") else value
+def channel_sums(xp, rows, C):
+    """Per-channel sums of channel rows (R, K * C) -> (C,).
+
+    ``ones @ rows`` sums the rows in one BLAS matrix-vector product (several times
+    faster than ``rows.sum(axis=0)`` for short rows), then the K groups of C are added.
+    """
+    column_sums = xp.ones(rows.shape[0], dtype=rows.dtype) @ rows         # (K * C,)
+    return column_sums.reshape(-1, C).sum(axis=0)                           # (C,)
+
+
+def repeat_per_channel(xp, values, rows):
+    """A (C,) array repeated to broadcast along channel rows (R, K * C); a number as is."""
+    if not hasattr(values, "shape"):
+        return values
+    return xp.tile(values, rows.shape[1] // values.shape[0])                # (K * C,)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
