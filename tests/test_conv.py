@@ -22,6 +22,8 @@ CASES = [
     ((1, 1, 5, 4), (16, 1, 3, 3), 1, 2, False),            # 16 output channels, padding 2
     ((2, 2, 8, 7), (2, 2, 3, 2), (2, 1), (1, 0), True),    # pairs, a non-square kernel
     ((1, 2, 3, 3), (2, 2, 3, 3), 1, 0, True),              # the kernel covers the whole input
+    ((1, 2, 3, 18), (3, 2, 3, 3), 1, 1, True),             # rows of 18 pixels: per-row weight gradient
+    ((2, 2, 4, 35), (3, 2, 3, 3), 2, 1, False),            # ... and with stride 2 (OW 18)
 ]
 
 
