@@ -244,6 +244,6 @@ def _accumulate_grad(tensor, grad):
     does), and an optimizer updating one ``.grad`` in place must not change another.
     """
     if tensor.grad is None:
-        tensor.grad = grad.copy()
+        tensor.grad = grad.copy(order="K")      # "K": in grad's memory layout (see functional/layout.py)
     else:
         tensor.grad += grad

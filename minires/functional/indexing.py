@@ -2,6 +2,7 @@
 
 from minires import backend
 from minires.autograd import Function
+from minires.functional.layout import memory_order, zeros_in_memory_order
 from minires.functional.shape_utils import normalize_dim
 from minires.tensor import Tensor
 
@@ -72,14 +73,15 @@ class GetItem(Function):
 
     def forward(self, xp, x):
         self.index, self.has_arrays = _device_index(xp, self.index, x.shape, backend.device_of(x))
-        self.input_shape = tuple(x.shape)
+        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
         try:
             return x[self.index]
         except IndexError as error:
             raise IndexError(f"getitem: invalid index for a tensor of shape {tuple(x.shape)}: {error}") from None
 
     def backward(self, grad_output):
-        grad = self.xp.zeros(self.input_shape, dtype=grad_output.dtype)
+        # zeros laid out like x (channels-last stays channels-last: see layout.py)
+        grad = zeros_in_memory_order(self.xp, self.input_shape, self.input_order, grad_output.dtype)
         if self.has_arrays:
             self.xp.add.at(grad, self.index, grad_output)   # repeated indices add up
         else:
@@ -139,13 +141,20 @@ class Pad(Function):
         for pair in range(len(pad) // 2):
             self.widths[x.ndim - 1 - pair] = (pad[2 * pair], pad[2 * pair + 1])
         self.input_shape = tuple(x.shape)
-        return xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+        padded_shape = tuple(before + size + after for (before, after), size in zip(self.widths, x.shape))
+        # a new array in x's memory layout (a channels-last x gives a channels-last result),
+        # filled with the value, then x copied into the middle
+        output = xp.full_like(x, self.value, shape=padded_shape)
+        output[self._middle()] = x
+        return output
 
     def backward(self, grad_output):
         # The padding is constant: only the middle, where x went, has a gradient.
-        middle = tuple(slice(before, before + size)
-                       for (before, _), size in zip(self.widths, self.input_shape))
-        return (grad_output[middle],)
+        return (grad_output[self._middle()],)
+
+    def _middle(self):
+        """The index of the part of the padded array where x lies."""
+        return tuple(slice(before, before + size) for (before, _), size in zip(self.widths, self.input_shape))
 
 
 def getitem(x, index):

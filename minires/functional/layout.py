@@ -55,3 +55,21 @@ def from_channel_rows(rows, shape):
         return rows
     N, C, H, W = shape
     return channels_first_view(rows.reshape(N, H, W, C))                # (N, C, H, W)
+
+
+def memory_order(x) -> tuple:
+    """x's axes from the largest stride to the smallest, the order its values lie in memory.
+
+    (0, 1, 2, 3) for a C-contiguous (N, C, H, W) array, (0, 2, 3, 1) for a channels-last one.
+    """
+    return tuple(sorted(range(x.ndim), key=lambda axis: -abs(x.strides[axis])))
+
+
+def zeros_in_memory_order(xp, shape, order, dtype):
+    """Zeros of ``shape`` laid out in memory in ``order`` (see :func:`memory_order`).
+
+    Backward passes use it to give a gradient its input's layout: element-wise ops on
+    two arrays of different layouts are several times slower than on one layout.
+    """
+    stored = xp.zeros(tuple(shape[axis] for axis in order), dtype=dtype)   # axes in memory order
+    return stored.transpose(tuple(order.index(axis) for axis in range(len(order))))

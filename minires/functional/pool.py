@@ -13,7 +13,7 @@ the only Python loops run over the KH * KW taps.
 
 from minires.autograd import Function
 from minires.functional.conv import output_size, pad_border, tap_slice
-from minires.functional.reduce import mean
+from minires.functional.layout import memory_order, zeros_in_memory_order
 from minires.functional.shape_utils import pair, shape_of
 
 
@@ -133,15 +133,34 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
+class GlobalAvgPool2d(Function):
+    """Mean over each whole channel: (N, C, H, W) -> (N, C).
+
+    Backward spreads each gradient evenly over its channel's H * W inputs, into an
+    array laid out like the input (see layout.py): a channels-last gradient meeting
+    channels-last arrays downstream keeps NumPy's element-wise loops fast.
+    """
+
+    def forward(self, xp, x):
+        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
+        return x.mean(axis=(2, 3))                                    # (N, C)
+
+    def backward(self, grad_output):
+        H, W = self.input_shape[2:]
+        grad_x = zeros_in_memory_order(self.xp, self.input_shape, self.input_order, grad_output.dtype)
+        grad_x[...] = (grad_output / (H * W)).reshape(grad_output.shape + (1, 1))   # (N, C, 1, 1) spread
+        return (grad_x,)
+
+
 def global_avg_pool2d(x):
     """Mean over each whole channel: the pooling before a ResNet's final linear layer.
 
-    The same as x.mean(dim=(2, 3)), written with the mean op (it needs no Function of
-    its own). PyTorch spells it adaptive_avg_pool2d(x, 1).flatten(1).
+    The same values as x.mean(dim=(2, 3)); a Function of its own so that its gradient
+    keeps the input's memory layout. PyTorch spells it adaptive_avg_pool2d(x, 1).flatten(1).
 
     Shape:
         (N, C, H, W) -> (N, C)
     """
     if len(shape_of(x)) != 4:
         raise ValueError(f"global_avg_pool2d: expected a 4-D input (N, C, H, W); got shape {shape_of(x)}")
-    return mean(x, dim=(2, 3))
+    return GlobalAvgPool2d.apply(x)
