@@ -39,9 +39,13 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-def _count_correct(logits, labels) -> int:
-    """How many rows of logits (N, C) put their largest score on the label (N,)."""
-    return (logits.argmax(dim=1) == labels).sum().item()
+def _count_correct(logits, labels):
+    """How many rows of logits (N, C) put their largest score on the label (N,).
+
+    A 0-d array on the logits' device: reading it on the host would make Python wait
+    for the GPU, so the loops add the counts up there and read the total once.
+    """
+    return (logits.argmax(dim=1) == labels).sum().data
 
 
 def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval="epoch",
@@ -56,14 +60,14 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
             left alone here otherwise (``fit`` steps it after the epoch).
         van: a VANConstraint, stepped after the optimiser with the same learning rate.
         max_grad_norm: clip the gradients' total 2-norm to this value when given.
-        progress: show a tqdm bar with the running loss, accuracy and images/s.
+        progress: show a tqdm bar with the running loss and images/s.
 
     Returns:
         dict with train_loss (mean cross-entropy), train_error (fraction of wrong
         predictions, measured on the fly in training mode) and images_per_second.
     """
     model.train()
-    total_loss, total_correct, seen = 0.0, 0, 0
+    total_loss, correct_on_device, seen = 0.0, 0, 0
     start = time.perf_counter()
     bar = tqdm(loader, desc=description, unit="batch", leave=False, disable=not progress,
                dynamic_ncols=True)
@@ -88,11 +92,11 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
                 f"(learning rate {learning_rate:g}); lower the learning rate or clip gradients")
         batch_size = labels.shape[0]
         total_loss += loss_value * batch_size
-        total_correct += _count_correct(logits, labels)
+        correct_on_device = correct_on_device + _count_correct(logits, labels)   # not read: no wait
         seen += batch_size
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.3f}",
-                        img_s=f"{seen / (time.perf_counter() - start):.0f}")
+        bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")
     bar.close()
+    total_correct = int(correct_on_device)                        # read once, after the epoch
     return {"train_loss": total_loss / seen,
             "train_error": 1.0 - total_correct / seen,
             "images_per_second": seen / (time.perf_counter() - start)}
@@ -108,14 +112,15 @@ def evaluate(model, loader, progress=False, description="test"):
         dict with test_loss and test_error.
     """
     model.eval()
-    total_loss, total_correct, seen = 0.0, 0, 0
+    loss_on_device, correct_on_device, seen = 0.0, 0, 0     # summed on the device, read at the end
     with no_grad():
         for images, labels in tqdm(loader, desc=description, unit="batch", leave=False,
                                    disable=not progress, dynamic_ncols=True):
             logits = model(images)                               # (N, num_classes)
-            total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
-            total_correct += _count_correct(logits, labels)
+            loss_on_device = loss_on_device + F.cross_entropy(logits, labels, reduction="sum").data
+            correct_on_device = correct_on_device + _count_correct(logits, labels)
             seen += labels.shape[0]
+    total_loss, total_correct = float(loss_on_device), int(correct_on_device)
     return {"test_loss": total_loss / seen, "test_error": 1.0 - total_correct / seen}
 
 

@@ -7,7 +7,8 @@ import pytest
 
 import minires as mr
 from minires import data, models, optim
-from minires.train import TrainingDiverged, evaluate, fit
+from minires.train import TrainingDiverged, evaluate, fit, train_one_epoch
+from strict_device import count_synchronizations
 
 
 def loaders(size=48, batch_size=16):
@@ -73,3 +74,20 @@ def test_fit_argument_errors():
         fit(model, train_loader, test_loader, optimizer, 1, scheduler_interval="batch")
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         fit(model, train_loader, test_loader, optimizer, 0)
+
+
+def test_a_training_step_reads_back_only_its_loss():
+    """On the strict stand-in for CUDA: one synchronisation per step (loss.item(), for the
+    progress bar and the divergence check), one after the epoch (the correct count), and
+    two for a whole evaluation (its loss and correct sums)."""
+    dataset = data.random_subset(data.cifar10_sample(train=False), 48, seed=0)
+    train_loader = data.DataLoader(dataset, 16, shuffle=True, seed=0, device="strict")   # 3 steps
+    model = small_net().to("strict")
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with count_synchronizations() as syncs:
+        record = train_one_epoch(model, train_loader, optimizer, progress=False)
+    assert syncs.count == 3 + 1
+    assert 0 <= record["train_error"] <= 1
+    with count_synchronizations() as syncs:
+        evaluate(model, data.DataLoader(dataset, 16, device="strict"))
+    assert syncs.count == 2

@@ -29,6 +29,10 @@ class CrossEntropy(Function):
         log_probs = stable_log_softmax(xp, logits, axis=1)                        # (N, C)
         is_target = xp.arange(C) == self.target.reshape(N, 1)                     # (N, C) one-hot
         losses = -xp.where(is_target, log_probs, 0.0).sum(axis=1)                 # (N,)
+        # A target outside [0, C) matches no column. Host targets were refused before this
+        # point; device targets are not read back (a synchronisation), so their row's loss
+        # becomes NaN instead of a silent 0.
+        losses = xp.where(is_target.any(axis=1), losses, xp.nan)
         self.save_for_backward(log_probs, is_target)   # softmax = exp(log_probs), and the one-hot
         if self.reduction == "mean":
             return losses.mean()
@@ -55,9 +59,10 @@ def cross_entropy(logits, target, reduction="mean"):
     Args:
         logits: (N, C) unnormalised scores.
         target: (N,) integer class indices in [0, C): a Tensor, an array or a list.
-            Host targets are checked on the host, then copied to the logits' device;
-            targets already on a GPU are checked there, which reads one number back
-            (a synchronisation).
+            Host targets are range-checked on the host (IndexError), then copied to
+            the logits' device. Targets already on a GPU are not read back, which
+            would make Python wait for the GPU: a target out of range there gives its
+            row a NaN loss (PyTorch raises a device-side assertion instead).
         reduction: "mean" (default), "sum" or "none" (one loss per sample).
 
     Shape:
@@ -95,9 +100,11 @@ def _checked_target(target, N, C, device):
     if target_device != device and target_device != "cpu":
         raise backend.DeviceMismatchError(
             f"cross_entropy: target is on {target_device} but the logits are on {device}")
+    if target_device != "cpu":
+        return target                            # on the GPU: checked by the op, without a read-back
     out_of_range = (target < 0) | (target >= C)
-    if bool(out_of_range.any()):                 # free on the host, a synchronisation on a GPU
+    if out_of_range.any():                       # on the host: free
         first_bad = int(target[out_of_range][0])
         raise IndexError(f"cross_entropy: target {first_bad} is out of range for {C} classes "
                          f"(targets must be in [0, {C - 1}]; logits ({N}, {C}))")
-    return backend.to_device(target, device)     # an explicit copy when the target was on the host
+    return backend.to_device(target, device)     # an explicit copy when the logits are on a GPU
