@@ -11,6 +11,11 @@ and cross-entropy. "forward" is the op alone; "backward" is the backward pass of
 (op(inputs) * upstream).sum(), timed without the forward, with the same random upstream
 gradient in both frameworks. Times are medians of alternating runs, after warm-up.
 
+Each framework gets its activations in the memory layout its own nets use: PyTorch
+contiguous NCHW (its default), minires channels-last, the layout its conv2d returns
+(see minires/functional/layout.py). The "conv2d im2col" rows time minires's reference
+convolution, F.conv2d_im2col, which the fast F.conv2d is tested against.
+
 Needs PyTorch (``pip install torch==2.13.0``); minires itself never imports it.
 """
 
@@ -28,12 +33,20 @@ from minires import backend
 from minires import functional as F
 
 
-def conv_case(batch, in_channels, out_channels, size, stride):
-    name = f"conv2d {in_channels}->{out_channels} {size}x{size} s{stride}"
+def conv_case(batch, in_channels, out_channels, size, stride, convolution=F.conv2d):
+    kind = "conv2d im2col" if convolution is F.conv2d_im2col else "conv2d"
+    name = f"{kind} {in_channels}->{out_channels} {size}x{size} s{stride}"
     shapes = [(batch, in_channels, size, size), (out_channels, in_channels, 3, 3)]
     return (name, shapes,
-            lambda x, w: F.conv2d(x, w, stride=stride, padding=1),
+            lambda x, w: convolution(x, w, stride=stride, padding=1),
             lambda x, w: torch_F.conv2d(x, w, stride=stride, padding=1))
+
+
+def channels_last(array):
+    """A 4-D (N, C, H, W) array as a channels-last view with the same values; others as they are."""
+    if array.ndim != 4:
+        return array
+    return np.ascontiguousarray(array.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
 def cases(batch):
@@ -45,6 +58,9 @@ def cases(batch):
         conv_case(batch, 32, 32, 16, 1),
         conv_case(batch, 64, 64, 8, 1),
         conv_case(batch, 16, 32, 32, 2),
+        conv_case(batch, 16, 16, 32, 1, F.conv2d_im2col),
+        conv_case(batch, 32, 32, 16, 1, F.conv2d_im2col),
+        conv_case(batch, 64, 64, 8, 1, F.conv2d_im2col),
         ("batch_norm (training) 16x32x32", [feature, (channels,), (channels,)],
          lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True),
          lambda x, g, b: torch_F.batch_norm(x, None, None, g, b, training=True)),
@@ -63,9 +79,10 @@ class Runner:
 
     def __init__(self, framework, op, arrays, upstream, device):
         self.framework, self.op, self.device = framework, op, device
-        if framework == "minires":
+        if framework == "minires":     # the activation and its gradient channels-last, the weights as given
+            arrays = [channels_last(arrays[0])] + list(arrays[1:])
             self.inputs = [mr.tensor(a, device=device, requires_grad=True) for a in arrays]
-            self.upstream = mr.tensor(upstream, device=device)
+            self.upstream = mr.tensor(channels_last(np.asarray(upstream)), device=device)
         else:
             self.inputs = [torch.tensor(a, device=device, requires_grad=True) for a in arrays]
             self.upstream = torch.tensor(upstream, device=device)

@@ -48,7 +48,7 @@ def channels_last_tensor(shape):
 
 def test_ops_of_a_resnet_keep_channels_last():
     """Forward results and input gradients stay channels-last through the ops a ResNet
-    uses, so that no element-wise op meets two layouts (several times slower)."""
+    (or an ImageNet-style stem with pooling) uses, so that no element-wise op meets two layouts (several times slower)."""
     x = channels_last_tensor((2, 4, 6, 6))
     weight = mr.tensor(random_array((4, 4, 3, 3)), requires_grad=True)
     outputs = {
@@ -56,6 +56,8 @@ def test_ops_of_a_resnet_keep_channels_last():
         "batch_norm": F.batch_norm(x, None, None, training=True),
         "relu": F.relu(x),
         "pad": F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2)),     # the option-A shortcut
+        "max_pool2d": F.max_pool2d(x, 3, stride=2, padding=1),
+        "avg_pool2d": F.avg_pool2d(x, 2),
     }
     for name, output in outputs.items():
         assert is_channels_last(output.data), name

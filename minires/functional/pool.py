@@ -35,15 +35,15 @@ class MaxPool2d(Function):
         for tap in range(KH * KW):
             seen_by_tap = x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]
             if largest is None:
-                largest = seen_by_tap.copy()
-                picked_tap = xp.zeros(largest.shape, dtype=xp.int32)
+                largest = seen_by_tap.copy(order="K")                 # "K": x's memory layout
+                picked_tap = xp.zeros_like(largest, dtype=xp.int32)
                 continue
             # strictly larger keeps the first maximum; NaN wins, as in PyTorch
             better = (seen_by_tap > largest) | xp.isnan(seen_by_tap)
             largest = xp.where(better, seen_by_tap, largest)
             picked_tap = xp.where(better, tap, picked_tap)
         self.save_for_backward(picked_tap)                # which tap won each window
-        self.input_shape = tuple(x.shape)
+        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
         return largest
 
     def backward(self, grad_output):
@@ -51,7 +51,8 @@ class MaxPool2d(Function):
         xp = self.xp
         N, C, H, W = self.input_shape
         (KH, KW), (PH, PW) = self.kernel_size, self.padding
-        grad_padded = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_output.dtype)
+        grad_padded = zeros_in_memory_order(xp, (N, C, H + 2 * PH, W + 2 * PW), self.input_order,
+                                            grad_output.dtype)              # laid out like x
         for tap in range(KH * KW):
             index = tap_slice(tap // KW, tap % KW, self.stride, grad_output.shape[2:])
             grad_padded[index] += xp.where(picked_tap == tap, grad_output, 0.0)
@@ -69,10 +70,10 @@ class AvgPool2d(Function):
         KH, KW = self.kernel_size
         out_size = output_size("avg_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
         x_padded = pad_border(xp, x, self.padding)
-        total = xp.zeros(x.shape[:2] + out_size, dtype=x.dtype)      # (N, C, OH, OW)
+        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
+        total = zeros_in_memory_order(xp, x.shape[:2] + out_size, self.input_order, x.dtype)   # (N, C, OH, OW)
         for tap in range(KH * KW):
             total += x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]
-        self.input_shape = tuple(x.shape)
         return total / (KH * KW)
 
     def backward(self, grad_output):
@@ -80,7 +81,8 @@ class AvgPool2d(Function):
         N, C, H, W = self.input_shape
         (KH, KW), (PH, PW) = self.kernel_size, self.padding
         share = grad_output / (KH * KW)                               # (N, C, OH, OW)
-        grad_padded = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_output.dtype)
+        grad_padded = zeros_in_memory_order(xp, (N, C, H + 2 * PH, W + 2 * PW), self.input_order,
+                                            grad_output.dtype)              # laid out like x
         for tap in range(KH * KW):
             grad_padded[tap_slice(tap // KW, tap % KW, self.stride, grad_output.shape[2:])] += share
         return (grad_padded[:, :, PH:PH + H, PW:PW + W],)
