@@ -33,6 +33,7 @@ cheaper than keeping a second copy of every activation alive.
 from minires.autograd import Function
 from minires.functional.conv import check_conv2d_arguments, output_size
 from minires.functional.layout import channels_first_view, channels_last
+from minires.threads import batch_parts, run_parts
 
 
 def padded_channels_last(xp, x, padding):
@@ -53,21 +54,21 @@ def tap_window(i, j, stride, out_size) -> tuple:
     return (slice(None), slice(i, i + SH * OH, SH), slice(j, j + SW * OW, SW))
 
 
-def sum_of_tap_products(xp, x_padded, taps, stride, out_size):
-    """sum over taps (i, j) of x_padded[window(i, j)] @ taps[i, j]: the convolution itself.
+def accumulate_tap_products(xp, x_padded, taps, stride, output):
+    """output = sum over taps (i, j) of x_padded[window(i, j)] @ taps[i, j]: the convolution itself.
 
-    x_padded (N, H_padded, W_padded, C_in), taps (KH, KW, C_in, C_out) -> (N, OH, OW, C_out).
-    Each product multiplies a stack of N * OH matrices (OW, C_in), the window's image
-    rows, by one (C_in, C_out) matrix: NumPy and CuPy hand them to BLAS without
-    copying the strided window first.
+    x_padded (N, H_padded, W_padded, C_in), taps (KH, KW, C_in, C_out), written into
+    output (N, OH, OW, C_out). Each product multiplies a stack of N * OH matrices
+    (OW, C_in), the window's image rows, by one (C_in, C_out) matrix: NumPy and CuPy
+    hand them to BLAS without copying the strided window first.
     """
     KH, KW = taps.shape[:2]
-    output = x_padded[tap_window(0, 0, stride, out_size)] @ taps[0, 0]     # (N, OH, OW, C_out)
+    out_size = output.shape[1:3]
+    xp.matmul(x_padded[tap_window(0, 0, stride, out_size)], taps[0, 0], out=output)
     for i in range(KH):
         for j in range(KW):
             if (i, j) != (0, 0):
                 output += x_padded[tap_window(i, j, stride, out_size)] @ taps[i, j]
-    return output
 
 
 def tap_weight_gradients(xp, x_padded, grad_nhwc, stride, kernel_size):
@@ -100,6 +101,9 @@ class Conv2d(Function):
     """2-D convolution of (N, C_in, H, W) with (C_out, C_in, KH, KW), bias optional.
 
     The output is a channels-last view of shape (N, C_out, OH, OW) (see layout.py).
+    Forward and backward work on parts of the batch, one per CPU thread (threads.py):
+    every image's output and input gradient depend on that image alone, and the weight
+    gradient is the sum of the parts' weight gradients.
     """
 
     def __init__(self, stride, padding):
@@ -107,14 +111,19 @@ class Conv2d(Function):
 
     def forward(self, xp, x, weight, bias=None):
         C_out, C_in, KH, KW = weight.shape
-        out_size = output_size("conv2d", x.shape, (KH, KW), self.stride, self.padding)
-        x_padded = padded_channels_last(xp, x, self.padding)               # (N, H+2PH, W+2PW, C_in)
+        OH, OW = output_size("conv2d", x.shape, (KH, KW), self.stride, self.padding)
         # (KH, KW, C_in, C_out), copied: BLAS needs each tap's (C_in, C_out) matrix to have
         # contiguous rows or columns, and weight[:, :, i, j] has neither
         taps = xp.ascontiguousarray(weight.transpose(2, 3, 1, 0))
-        output = sum_of_tap_products(xp, x_padded, taps, self.stride, out_size)   # (N, OH, OW, C_out)
-        if bias is not None:
-            output += bias                                                  # broadcasts over the last axis, C_out
+        output = xp.empty((x.shape[0], OH, OW, C_out), dtype=x.dtype)      # (N, OH, OW, C_out)
+
+        def convolve(part):                                                 # one part of the batch
+            x_padded = padded_channels_last(xp, x[part], self.padding)     # (n, H+2PH, W+2PW, C_in)
+            accumulate_tap_products(xp, x_padded, taps, self.stride, output[part])
+            if bias is not None:
+                output[part] += bias                                        # broadcasts over C_out, the last axis
+
+        run_parts(convolve, batch_parts(x))
         # backward needs the input (padded again there) and the weight
         self.save_for_backward(x, weight)
         self.has_bias = bias is not None
@@ -124,22 +133,33 @@ class Conv2d(Function):
         x, weight = self.saved
         xp = self.xp
         C_out, C_in, KH, KW = weight.shape
-        grad_nhwc = channels_last(xp, grad_output)                          # (N, OH, OW, C_out)
-        x_padded = padded_channels_last(xp, x, self.padding)               # (N, H+2PH, W+2PW, C_in)
-        grad_x = grad_weight = grad_bias = None
-        if self.needs_input_grad[0]:
-            grad_x = self._input_gradient(xp, grad_nhwc, weight, x.shape)
-        if self.needs_input_grad[1]:
-            grad_taps = tap_weight_gradients(xp, x_padded, grad_nhwc, self.stride, (KH, KW))
+        N, _, H, W = x.shape
+        needs_x, needs_weight = self.needs_input_grad[0], self.needs_input_grad[1]
+        grad_x_nhwc = xp.empty((N, H, W, C_in), dtype=x.dtype) if needs_x else None
+
+        def differentiate(part):                                            # one part of the batch
+            grad_nhwc = channels_last(xp, grad_output[part])               # (n, OH, OW, C_out)
+            if needs_x:
+                self._input_gradient(xp, grad_nhwc, weight, grad_x_nhwc[part])
+            if needs_weight:
+                x_padded = padded_channels_last(xp, x[part], self.padding)  # (n, H+2PH, W+2PW, C_in)
+                return tap_weight_gradients(xp, x_padded, grad_nhwc, self.stride, (KH, KW))
+            return None
+
+        grad_taps_of_parts = run_parts(differentiate, batch_parts(x))
+        grad_x = channels_first_view(grad_x_nhwc) if needs_x else None     # (N, C_in, H, W)
+        grad_weight = grad_bias = None
+        if needs_weight:
+            grad_taps = sum(grad_taps_of_parts[1:], grad_taps_of_parts[0])  # (KH, KW, C_in, C_out)
             grad_weight = xp.ascontiguousarray(grad_taps.transpose(3, 2, 0, 1))   # (C_out, C_in, KH, KW)
         if self.has_bias:
             if self.needs_input_grad[2]:
-                grad_bias = grad_nhwc.reshape(-1, C_out).sum(axis=0)        # (C_out,)
+                grad_bias = grad_output.sum(axis=(0, 2, 3))                 # (C_out,)
             return grad_x, grad_weight, grad_bias
         return grad_x, grad_weight
 
-    def _input_gradient(self, xp, grad_nhwc, weight, x_shape):
-        """dL/dx, (N, C_in, H, W), a channels-last view.
+    def _input_gradient(self, xp, grad_nhwc, weight, grad_x_nhwc):
+        """dL/dx for one part of the batch, written into grad_x_nhwc (n, H, W, C_in).
 
         Stride 1: the input gradient is itself a convolution, of the output gradient
         padded by (KH - 1 - PH, KW - 1 - PW), with the kernel flipped and its C_in and
@@ -148,21 +168,22 @@ class Conv2d(Function):
         into the strided window it came from.
         """
         C_out, C_in, KH, KW = weight.shape
-        N, _, H, W = x_shape
-        (PH, PW), out_size = self.padding, grad_nhwc.shape[1:3]
+        n, H, W, _ = grad_x_nhwc.shape
+        (PH, PW), out_size = self.padding, tuple(grad_nhwc.shape[1:3])
         if self.stride == (1, 1) and PH <= KH - 1 and PW <= KW - 1:
             grad_padded = padded_channels_last(xp, grad_nhwc.transpose(0, 3, 1, 2), (KH - 1 - PH, KW - 1 - PW))
             flipped = xp.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1))  # (KH, KW, C_out, C_in)
-            return channels_first_view(sum_of_tap_products(xp, grad_padded, flipped, (1, 1), (H, W)))
+            accumulate_tap_products(xp, grad_padded, flipped, (1, 1), grad_x_nhwc)
+            return
         taps = xp.ascontiguousarray(weight.transpose(2, 3, 1, 0))          # (KH, KW, C_in, C_out)
-        grad_matrix = grad_nhwc.reshape(-1, C_out)                          # (N*OH*OW, C_out)
-        grad_padded = xp.zeros((N, H + 2 * PH, W + 2 * PW, C_in), dtype=weight.dtype)
+        grad_matrix = grad_nhwc.reshape(-1, C_out)                          # (n*OH*OW, C_out)
+        grad_padded = xp.zeros((n, H + 2 * PH, W + 2 * PW, C_in), dtype=weight.dtype)
         for i in range(KH):
             for j in range(KW):
-                grad_seen = grad_matrix @ taps[i, j].T                      # (N*OH*OW, C_in)
+                grad_seen = grad_matrix @ taps[i, j].T                      # (n*OH*OW, C_in)
                 grad_padded[tap_window(i, j, self.stride, out_size)] += grad_seen.reshape(
-                    (N,) + tuple(out_size) + (C_in,))                       # (N, OH, OW, C_in)
-        return channels_first_view(grad_padded[:, PH:PH + H, PW:PW + W])  # (N, C_in, H, W)
+                    (n,) + out_size + (C_in,))                              # (n, OH, OW, C_in)
+        grad_x_nhwc[...] = grad_padded[:, PH:PH + H, PW:PW + W]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
