@@ -41,6 +41,7 @@ from minires.backend import (
     set_device,
 )
 from minires.gradcheck import GradcheckError, gradcheck, numerical_grad
+from minires.threads import get_num_threads, set_num_threads
 from minires import nn
 from minires import models
 from minires import optim
@@ -53,5 +54,5 @@ __all__ = [
     "set_device", "get_device", "cuda_available", "CudaUnavailableError", "DeviceMismatchError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "gradcheck", "numerical_grad", "GradcheckError",
-    "manual_seed", "nn", "models", "optim", "data",
+    "manual_seed", "set_num_threads", "get_num_threads", "nn", "models", "optim", "data",
 ]
