@@ -63,11 +63,21 @@ def set_num_threads(num_threads: int):
         _blas_limit = None
 
 
+# Handing a part to a thread costs about 60 microseconds, so a part must carry more work
+# than that: a 3x3 convolution of 4 images of 4 x 8 x 8 took 68 us in one piece and
+# 247 us split in two. Arrays are split only into parts of at least this many values.
+MIN_VALUES_PER_PART = 2**16
+
+
 def batch_parts(array) -> list:
-    """The batch (axis 0) of ``array`` as slices, one per thread: all of it off the CPU."""
+    """The batch (axis 0) of ``array`` as slices, one per thread.
+
+    One slice (no split) off the CPU, and for arrays too small to be worth splitting
+    (fewer than ``MIN_VALUES_PER_PART`` values per part).
+    """
     batch_size = array.shape[0]
     count = get_num_threads() if backend.device_of(array) == "cpu" else 1
-    count = max(1, min(count, batch_size))
+    count = max(1, min(count, batch_size, array.size // MIN_VALUES_PER_PART))
     bounds = [batch_size * k // count for k in range(count + 1)]
     return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 

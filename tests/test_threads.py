@@ -18,7 +18,8 @@ def num_threads():
     threads.set_num_threads(original)
 
 
-def test_parts_cover_the_batch_evenly(num_threads):
+def test_parts_cover_the_batch_evenly(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     num_threads(3)
     assert threads.batch_parts(np.zeros((10, 2))) == [slice(0, 3), slice(3, 6), slice(6, 10)]
     assert threads.batch_parts(np.zeros((2, 2))) == [slice(0, 1), slice(1, 2)]     # never an empty part
@@ -26,13 +27,22 @@ def test_parts_cover_the_batch_evenly(num_threads):
     assert threads.batch_parts(np.zeros((10, 2))) == [slice(0, 10)]
 
 
-def test_device_arrays_are_never_split(num_threads):
+def test_small_arrays_are_not_split(num_threads):
+    """A part must carry more work than handing it to a thread costs."""
+    num_threads(2)
+    assert threads.batch_parts(np.zeros((4, 4, 8, 8))) == [slice(0, 4)]
+    assert len(threads.batch_parts(np.zeros((128, 16, 32, 32)))) == 2
+
+
+def test_device_arrays_are_never_split(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     num_threads(4)
     x = on_device(random_array((8, 3)), "strict")
     assert threads.batch_parts(x.data) == [slice(0, 8)]
 
 
-def test_results_come_back_in_order_and_errors_are_raised(num_threads):
+def test_results_come_back_in_order_and_errors_are_raised(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     num_threads(4)
     parts = threads.batch_parts(np.zeros(8))
     assert threads.run_parts(lambda part: part.start, parts) == [0, 2, 4, 6]
@@ -50,10 +60,11 @@ def test_set_num_threads_refuses_what_is_not_a_count():
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_a_split_convolution_equals_the_unsplit_one(stride, num_threads):
+def test_a_split_convolution_equals_the_unsplit_one(stride, num_threads, monkeypatch):
     """Every image's output and input gradient are its own; the weight gradient is the
     sum of the parts'. Splitting changes nothing but the order of that last sum."""
     inputs = [random_array((5, 3, 9, 9), seed=1), random_array((4, 3, 3, 3), seed=2), random_array(4, seed=3)]
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     results = []
     for count in (1, 3):
         num_threads(count)
@@ -70,7 +81,8 @@ def blas_threads():
             if library["user_api"] == "blas"}
 
 
-def test_blas_runs_one_thread_per_call_while_minires_splits(num_threads):
+def test_blas_runs_one_thread_per_call_while_minires_splits(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     num_threads(1)                                   # no splitting: BLAS has its own threads
     before = blas_threads()
     num_threads(2)
