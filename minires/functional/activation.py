@@ -30,12 +30,15 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     def forward(self, xp, x):
-        self.save_for_backward(x > 0)      # the derivative is 1 where x > 0, else 0 (0 at x = 0)
-        return xp.maximum(x, 0.0)
+        y = xp.maximum(x, 0.0)
+        # the derivative is 1 where x > 0, else 0 (0 at x = 0), and x > 0 exactly where y > 0:
+        # the output suffices, and the next layer keeps it alive anyway (no extra memory)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, grad_output):
-        (mask,) = self.saved
-        return (grad_output * mask,)
+        (y,) = self.saved
+        return (grad_output * (y > 0),)
 
 
 

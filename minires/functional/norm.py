@@ -72,13 +72,19 @@ class BatchNorm(Function):
                 self._update_running_stats(mean, variance, count)
         else:
             mean, variance = self.running_mean, self.running_var
-            centered = rows - repeat_per_channel(xp, mean, rows)
         inverse_std = 1.0 / xp.sqrt(variance + self.eps)         # (C,), 1 / sigma
         scale = weight * inverse_std                             # (C,), gamma / sigma: y = x̂ gamma + beta
-        output = centered * repeat_per_channel(xp, scale, rows)
-        output += repeat_per_channel(xp, bias, rows)
-        # backward needs x - mu (x̂ = (x - mu) / sigma), 1/sigma and gamma (see the module docstring)
-        self.save_for_backward(centered, inverse_std, weight)
+        if self.use_batch_stats:
+            output = centered * repeat_per_channel(xp, scale, rows)
+            output += repeat_per_channel(xp, bias, rows)
+            # backward needs x - mu (x̂ = (x - mu) / sigma), 1/sigma and gamma (see the module docstring)
+            self.save_for_backward(centered, inverse_std, weight)
+        else:
+            # mu is a constant here: y = x gamma / sigma + (beta - mu gamma / sigma) takes one
+            # pass over x fewer than going through x - mu, which backward recomputes if needed
+            output = rows * repeat_per_channel(xp, scale, rows)
+            output += repeat_per_channel(xp, bias - mean * scale, rows)
+            self.save_for_backward(rows, mean.copy(), inverse_std, weight)   # a copy: running_mean changes in place
         self.x_shape, self.count = tuple(x.shape), count
         return from_channel_rows(output, x.shape)
 
@@ -100,8 +106,12 @@ class BatchNorm(Function):
 
         with means and sums per channel. In evaluation, dL/dx = (gamma / sigma) g.
         """
-        centered, inverse_std, weight = self.saved
         xp, C, count = self.xp, self.x_shape[1], self.count
+        if self.use_batch_stats:
+            centered, inverse_std, weight = self.saved
+        else:                                                               # evaluation kept x and mu
+            rows, mean, inverse_std, weight = self.saved
+            centered = rows - repeat_per_channel(xp, mean, rows)           # x - mu
         grad_rows = channel_rows(xp, grad_output)                           # g, as the forward's rows
         grad_sum = channel_sums(xp, grad_rows, C)                           # (C,), sum g
         grad_dot_centered = channel_sums(xp, grad_rows * centered, C)       # (C,), sum g (x - mu)
