@@ -145,20 +145,10 @@ def conv2d_im2col(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation) by im2col: the reference for :func:`conv2d`.
 
     Same arguments, shapes and results as :func:`minires.functional.conv2d`
-    (torch.nn.functional.conv2d); computed as im2col followed by one matrix product
-    (see the module docstring). It keeps the (C_in * KH * KW, N * OH * OW) ``cols``
-    matrix for backward: 9 times the input's size for a 3x3 kernel.
-
-    Args:
-        x: input, (N, C_in, H, W).
-        weight: kernels, (C_out, C_in, KH, KW).
-        bias: (C_out,) or None.
-        stride: int or (SH, SW), at least 1.
-        padding: int or (PH, PW), zeros added on each side, at least 0.
-
-    Shape:
-        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
-        OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
+    (torch.nn.functional.conv2d), whose docstring lists them; computed as im2col
+    followed by one matrix product (see the module docstring). It keeps the
+    (C_in * KH * KW, N * OH * OW) ``cols`` matrix for backward: 9 times the input's
+    size for a 3x3 kernel.
     """
     stride, padding = check_conv2d_arguments("conv2d_im2col", x, weight, bias, stride, padding)
     inputs = (x, weight) if bias is None else (x, weight, bias)

@@ -24,10 +24,18 @@ reads it term by term, as for any sum of products:
 
 where grad_matrix is the output gradient as an (N * OH * OW, C_out) matrix. The
 windows of different taps overlap, so the input gradient is added tap after tap;
-within one tap a window has no repeated pixel, so ``+=`` on it is exact.
+within one tap a window has no repeated pixel, so ``+=`` on it is exact. For stride 1
+the input gradient is computed another way, as a convolution in its own right: the
+output gradient, padded, convolved with the kernel flipped (Conv2d._input_gradient);
+it then runs through the same code as the forward, with no strided ``+=`` at all.
 
-Forward saves only the input, not a padded copy: backward pads it again, which is
-cheaper than keeping a second copy of every activation alive.
+Three more choices, each measured (benchmarks/RESULTS.md):
+- the window is never copied for the forward: a window's image rows are a stack of
+  (OW, C_in) matrices that BLAS reads in place;
+- the work is split by images across the CPU threads (threads.py); each image's output
+  and input gradient are its own, and the weight gradients of the parts are added;
+- forward saves only the input, not a padded copy: backward pads it again, which is
+  cheaper than keeping a second copy of every activation alive.
 """
 
 from minires.autograd import Function
@@ -80,7 +88,7 @@ def tap_weight_gradients(xp, x_padded, grad_nhwc, stride, kernel_size):
     those products too small for BLAS, and one copy of the window into an
     (N * OH * OW, C_in) matrix pays off instead.
     """
-    (KH, KW), (N, OH, OW, C_out) = kernel_size, grad_nhwc.shape
+    (KH, KW), (_, OH, OW, C_out) = kernel_size, grad_nhwc.shape
     C_in = x_padded.shape[3]
     grad_taps = xp.empty((KH, KW, C_in, C_out), dtype=x_padded.dtype)
     for i in range(KH):
