@@ -11,11 +11,14 @@ their parameter counts agree. Each framework is timed alternately, step after st
 warm-up steps, and the median is reported, so that both see the same machine state.
 "Eval forward" is the forward pass alone in evaluation mode under no_grad.
 
-Peak memory (CPU only, for now) is measured in a fresh process per framework: once the
-model, the optimiser and the batch exist, Linux's peak resident set size is reset
-(writing 5 to /proc/self/clear_refs), a few training steps run, and the peak's growth
-over the resident size at the reset is reported. It counts what the allocator keeps,
-not only live arrays.
+Peak memory is measured in a fresh process per framework: once the model, the
+optimiser and the batch exist, a few training steps run, and the growth of the peak
+over what was held before them is reported. On the CPU the peak is Linux's peak
+resident set size, reset first (writing 5 to /proc/self/clear_refs). On CUDA it is
+what each framework's caching allocator holds at its peak: CuPy's memory pool
+(``total_bytes()``, which only grows while nothing frees the pool's blocks) against
+PyTorch's ``max_memory_reserved()``. Both count what the allocator keeps, not only
+live arrays. (The CUDA branch has not run on a GPU yet.)
 
 Needs PyTorch (``pip install torch==2.13.0``); minires itself never imports it.
 """
@@ -96,19 +99,22 @@ class MiniresStep:
     def num_parameters(self):
         return self.model.num_parameters()
 
+    def synchronize(self):
+        backend.synchronize(self.device)
+
     def train_step(self):
         self.model.train()
         loss = F.cross_entropy(self.model(self.images), self.labels)
         self.model.zero_grad()
         loss.backward()
         self.optimizer.step()
-        backend.synchronize(self.device)
+        self.synchronize()
 
     def eval_forward(self):
         self.model.eval()
         with mr.no_grad():
             self.model(self.images)
-        backend.synchronize(self.device)
+        self.synchronize()
 
 
 class TorchStep:
@@ -181,8 +187,28 @@ def memory_status_mib(field):
     raise RuntimeError(f"/proc/self/status has no {field}: peak memory needs Linux")
 
 
+def cuda_memory_held_mib(framework, peak):
+    """MiB held by a framework's CUDA caching allocator: now, or at its peak (PyTorch)."""
+    if framework == "torch":
+        held = torch.cuda.max_memory_reserved() if peak else torch.cuda.memory_reserved()
+    else:
+        import cupy                                  # minires's CUDA arrays come from CuPy's default pool
+        held = cupy.get_default_memory_pool().total_bytes()          # only grows: its own peak
+    return held / 2**20
+
+
 def measure_memory(framework, depth, batch_size, device, steps):
     step = FRAMEWORKS[framework](depth, batch_size, device)
+    if device == "cuda":
+        step.synchronize()
+        if framework == "torch":
+            torch.cuda.reset_peak_memory_stats()
+        before = cuda_memory_held_mib(framework, peak=False)
+        for _ in range(steps):
+            step.train_step()
+        step.synchronize()
+        print(f"{cuda_memory_held_mib(framework, peak=True) - before:.1f}")
+        return
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")                                       # peak resident := resident now
     before = memory_status_mib("VmRSS")
@@ -221,10 +247,7 @@ def main(argv=None):
                 print(f"ResNet-{depth:<3d} {batch_size:5d} {label:12s} {our_seconds * 1e3:10.0f} "
                       f"{their_seconds * 1e3:9.0f} {batch_size / our_seconds:13.0f} "
                       f"{batch_size / their_seconds:11.0f} {our_seconds / their_seconds:5.2f}x", flush=True)
-            if args.device == "cuda" and not args.no_memory:
-                print(f"ResNet-{depth:<3d} {batch_size:5d} peak memory: not measured on CUDA yet "
-                      "(ru_maxrss sees host memory only)")
-            elif not args.no_memory:
+            if not args.no_memory:
                 ours_mib = peak_memory_in_a_fresh_process("minires", depth, batch_size, args.device)
                 theirs_mib = peak_memory_in_a_fresh_process("torch", depth, batch_size, args.device)
                 print(f"ResNet-{depth:<3d} {batch_size:5d} {'peak memory':12s} {ours_mib:8.0f} MiB "
