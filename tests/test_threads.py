@@ -1,12 +1,15 @@
 """threads: the batch split into parts, one per CPU thread, and the BLAS thread limit."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
 import minires as mr
 import minires.functional as F
-from helpers import on_device, random_array
+from helpers import input_in_layout, on_device, random_array
 from minires import threads
 
 
@@ -51,6 +54,69 @@ def test_results_come_back_in_order_and_errors_are_raised(num_threads, monkeypat
         raise ValueError(f"part {part.start}")
     with pytest.raises(ValueError, match="part"):
         threads.run_parts(fails, parts)
+
+
+def test_large_parts_are_split_further_in_a_multiple_of_the_thread_count(num_threads):
+    """A convolution keeps its parts small enough for the cache (conv_taps.MAX_VALUES_PER_PART)."""
+    num_threads(2)
+    stage_1 = np.zeros((128, 16, 32, 32))                           # 2**21 values
+    assert len(threads.batch_parts(stage_1, max_values_per_part=2**19)) == 4
+    assert len(threads.batch_parts(stage_1, max_values_per_part=2**18)) == 8
+    assert len(threads.batch_parts(stage_1, max_values_per_part=2**21)) == 2
+    assert len(threads.batch_parts(np.zeros((3, 2**20)), max_values_per_part=2**10)) == 3   # at most one image a part
+
+
+def test_element_wise_passes_split_only_large_arrays(num_threads):
+    num_threads(2)
+    assert len(threads.elementwise_parts(np.zeros((128, 16, 32, 32)))) == 2
+    assert len(threads.elementwise_parts(np.zeros((128, 64, 8, 8)))) == 1        # 2**19 values: not worth it
+    assert threads.elementwise_parts(np.zeros(())) == [...]                       # a 0-d array is one part
+
+
+def test_the_calling_thread_takes_the_first_run_of_parts(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
+    num_threads(2)
+    parts = threads.batch_parts(np.zeros(8), max_values_per_part=2)              # 4 parts of 2
+    assert len(parts) == 4
+    names = threads.run_parts(lambda part: (part.start, threading.current_thread().name), parts)
+    assert [start for start, _ in names] == [0, 2, 4, 6]
+    assert names[0][1] == names[1][1] == threading.current_thread().name     # the first run: here
+    assert names[2][1] == names[3][1] != threading.current_thread().name     # the second: the pool
+    num_threads(1)                                                             # one thread: no pool at all
+    assert threads.run_parts(lambda part: part.start, parts) == [0, 2, 4, 6]
+
+
+def test_a_failing_part_is_raised_after_the_other_threads_are_done(num_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
+    num_threads(2)
+    finished = []
+
+    def first_fails(part):
+        if part.start == 0:
+            raise ValueError("part 0")
+        time.sleep(0.05)
+        finished.append(part.start)
+    with pytest.raises(ValueError, match="part 0"):
+        threads.run_parts(first_fails, [slice(0, 1), slice(1, 2)])
+    assert finished == [1]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
+def test_split_element_wise_ops_equal_the_unsplit_ones(layout, num_threads, monkeypatch):
+    """ReLU and batch norm in evaluation split their batch: the values are exactly the same."""
+    x = input_in_layout(random_array((6, 4, 5, 3), seed=1), layout)
+    running_mean, running_var = random_array(4, seed=2), np.abs(random_array(4, seed=3)) + 0.5
+    weight, bias = random_array(4, seed=4), random_array(4, seed=5)
+    monkeypatch.setattr(threads, "ELEMENTWISE_MIN_VALUES_PER_PART", 1)
+    results = []
+    for count in (1, 4):
+        num_threads(count)
+        relu = F.relu(mr.tensor(x)).numpy()
+        norm = F.batch_norm(mr.tensor(x), running_mean, running_var, mr.tensor(weight), mr.tensor(bias)).numpy()
+        results.append((relu, norm))
+    for single, split in zip(*results):
+        np.testing.assert_array_equal(split, single)
+    assert F.relu(mr.tensor(np.float64(-2.0))).item() == 0.0                  # a 0-d input is one part
 
 
 def test_set_num_threads_refuses_what_is_not_a_count():

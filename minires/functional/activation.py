@@ -2,6 +2,7 @@
 
 from minires.autograd import Function
 from minires.functional.shape_utils import normalize_dim, shape_of
+from minires.threads import elementwise_parts, run_parts
 
 
 class Tanh(Function):
@@ -30,7 +31,10 @@ class Sigmoid(Function):
 
 class ReLU(Function):
     def forward(self, xp, x):
-        y = xp.maximum(x, 0.0)
+        x = xp.asarray(x)                                       # a Python number too
+        y = xp.empty_like(x, dtype=xp.result_type(x, 0.0))      # x's memory layout, max(x, 0.0)'s dtype
+        # element by element, so each CPU thread can take a part of the batch (threads.py)
+        run_parts(lambda part: xp.maximum(x[part], 0.0, out=y[part]), elementwise_parts(x))
         # the derivative is 1 where x > 0, else 0 (0 at x = 0), and x > 0 exactly where y > 0:
         # the output suffices, and the next layer keeps it alive anyway (no extra memory)
         self.save_for_backward(y)

@@ -104,6 +104,12 @@ def tap_weight_gradients(xp, x_padded, grad_nhwc, stride, kernel_size):
 
 STACKED_ROW_MIN = 16    # measured on 2 CPU cores: per-row products win from 16 pixels a row
 
+# A part of the batch holds at most this many input values (2 MiB of float32): the tap
+# products of one part then run on an input, a product and an output that stay in cache.
+# Measured on 2 cores, a (128, 16, 32, 32) forward took 7.1 to 10.1 ms in 2 parts and
+# 5.2 to 6.5 ms in 4 (parts of 64 and of 32 images): the cores share the memory bus.
+MAX_VALUES_PER_PART = 2**19
+
 
 class Conv2d(Function):
     """2-D convolution of (N, C_in, H, W) with (C_out, C_in, KH, KW), bias optional.
@@ -131,7 +137,7 @@ class Conv2d(Function):
             if bias is not None:
                 output[part] += bias                                        # broadcasts over C_out, the last axis
 
-        run_parts(convolve, batch_parts(x))
+        run_parts(convolve, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
         # backward needs the input (padded again there) and the weight
         self.save_for_backward(x, weight)
         self.has_bias = bias is not None
@@ -154,7 +160,7 @@ class Conv2d(Function):
                 return tap_weight_gradients(xp, x_padded, grad_nhwc, self.stride, (KH, KW))
             return None
 
-        grad_taps_of_parts = run_parts(differentiate, batch_parts(x))
+        grad_taps_of_parts = run_parts(differentiate, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
         grad_x = channels_first_view(grad_x_nhwc) if needs_x else None     # (N, C_in, H, W)
         grad_weight = grad_bias = None
         if needs_weight:

@@ -41,6 +41,7 @@ from minires.autograd import Function
 from minires.functional.layout import channel_rows, from_channel_rows
 from minires.functional.shape_utils import check_float_dtypes, shape_of
 from minires.tensor import Tensor
+from minires.threads import elementwise_parts, run_parts
 
 
 class BatchNorm(Function):
@@ -82,8 +83,15 @@ class BatchNorm(Function):
         else:
             # mu is a constant here: y = x gamma / sigma + (beta - mu gamma / sigma) takes one
             # pass over x fewer than going through x - mu, which backward recomputes if needed
-            output = rows * repeat_per_channel(xp, scale, rows)
-            output += repeat_per_channel(xp, bias - mean * scale, rows)
+            scale_row = repeat_per_channel(xp, scale, rows)
+            shift_row = repeat_per_channel(xp, bias - mean * scale, rows)
+            output = xp.empty_like(rows)
+
+            def normalize(part):                                # rows of a part of the batch (threads.py)
+                xp.multiply(rows[part], scale_row, out=output[part])
+                output[part] += shift_row
+
+            run_parts(normalize, elementwise_parts(rows))
             self.save_for_backward(rows, mean.copy(), inverse_std, weight)   # a copy: running_mean changes in place
         self.x_shape, self.count = tuple(x.shape), count
         return from_channel_rows(output, x.shape)
