@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import minires as mr
 import minires.functional as F
+from minires.functional import conv_taps
 from helpers import check_gradients, compare_with_torch, input_in_layout, on_device, random_array
 from reference_ops import conv2d_backward_loops, conv2d_loops
 from strict_device import StrictArray, count_synchronizations
@@ -40,9 +41,24 @@ def case_inputs(case):
     return inputs
 
 
-# The fast default and the readable reference: every test below runs on both.
-CONVOLUTIONS = [F.conv2d, F.conv2d_im2col]
+def conv2d_taps_only(x, weight, bias=None, stride=1, padding=0):
+    """F.conv2d with its im2col forward for few input channels turned off, so that the
+    tests run the tap-by-tap forward at every channel count as well."""
+    few_input_channels = conv_taps.FEW_INPUT_CHANNELS
+    conv_taps.FEW_INPUT_CHANNELS = 0
+    try:
+        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
+    finally:
+        conv_taps.FEW_INPUT_CHANNELS = few_input_channels
+
+
+# The fast default (as it runs, and with taps only) and the readable reference: every
+# test below runs on all three.
+FAST_CONVOLUTIONS = [F.conv2d, conv2d_taps_only]
+CONVOLUTIONS = FAST_CONVOLUTIONS + [F.conv2d_im2col]
 convolution_param = pytest.mark.parametrize("conv", CONVOLUTIONS, ids=lambda conv: conv.__name__)
+# the error messages name the public op
+public_convolution_param = pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_im2col], ids=lambda conv: conv.__name__)
 
 
 def conv_with(stride, padding, functional):
@@ -169,7 +185,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("x_shape, weight_shape, options, message", BAD_INPUTS)
-@convolution_param
+@public_convolution_param
 def test_bad_input_is_refused_clearly(x_shape, weight_shape, options, message, conv):
     x, weight = mr.tensor(np.zeros(x_shape)), mr.tensor(np.zeros(weight_shape))
     with pytest.raises((ValueError, TypeError), match=message.replace("conv2d:", f"{conv.__name__}:")):
@@ -182,7 +198,7 @@ def test_padded_kernel_that_just_fits_is_accepted(conv):
     assert output.shape == (1, 1, 1, 1) and output.item() == 9.0
 
 
-@convolution_param
+@public_convolution_param
 def test_bias_and_dtype_errors(conv):
     x, weight = mr.tensor(np.zeros((1, 2, 4, 4))), mr.tensor(np.zeros((3, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\).*got \(2,\)"):
@@ -201,20 +217,23 @@ def test_device_mismatch_is_refused(conv):
 
 @pytest.mark.parametrize("layout", ["channels_first", "channels_last", "strided"])
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
-def test_fast_path_matches_im2col_reference(layout, stride, padding, device):
-    """conv2d (taps, channels-last) against conv2d_im2col: values and all three gradients,
-    whatever the memory layout of the input and of the incoming gradient."""
-    x = random_array((3, 4, 9, 8), seed=7)
-    weight, bias = random_array((5, 4, 3, 3), seed=8), random_array((5,), seed=9)
+@pytest.mark.parametrize("in_channels", [conv_taps.FEW_INPUT_CHANNELS, conv_taps.FEW_INPUT_CHANNELS + 1])
+@pytest.mark.parametrize("fast", FAST_CONVOLUTIONS, ids=lambda conv: conv.__name__)
+def test_fast_path_matches_im2col_reference(fast, in_channels, layout, stride, padding, device):
+    """conv2d (channels-last) against conv2d_im2col: values and all three gradients, with
+    few input channels and more, whatever the memory layout of the input and of the
+    incoming gradient."""
+    x = random_array((3, in_channels, 9, 8), seed=7)
+    weight, bias = random_array((5, in_channels, 3, 3), seed=8), random_array((5,), seed=9)
     results = []
-    for conv in CONVOLUTIONS:
+    for conv in (fast, F.conv2d_im2col):
         tensors = [on_device(input_in_layout(x, layout), device), on_device(weight, device), on_device(bias, device)]
         output = conv(*tensors, stride=stride, padding=padding)
         grad_output = input_in_layout(random_array(output.shape, seed=10), layout)
         output.backward(on_device(grad_output, device, requires_grad=False))
         results.append([output.numpy()] + [mr.backend.to_numpy(t.grad) for t in tensors])
-    for name, fast, reference in zip(("output", "x grad", "weight grad", "bias grad"), *results):
-        np.testing.assert_allclose(fast, reference, rtol=1e-12, atol=1e-12, err_msg=name)
+    for name, fast_result, reference in zip(("output", "x grad", "weight grad", "bias grad"), *results):
+        np.testing.assert_allclose(fast_result, reference, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
 def test_fast_path_returns_a_channels_last_view():
