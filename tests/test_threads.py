@@ -103,7 +103,8 @@ def test_a_failing_part_is_raised_after_the_other_threads_are_done(num_threads, 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
 def test_split_element_wise_ops_equal_the_unsplit_ones(layout, num_threads, monkeypatch):
-    """ReLU and batch norm in evaluation split their batch: the values are exactly the same."""
+    """ReLU (forward and backward) and batch norm in evaluation split their batch: the
+    values are exactly the same."""
     x = input_in_layout(random_array((6, 4, 5, 3), seed=1), layout)
     running_mean, running_var = random_array(4, seed=2), np.abs(random_array(4, seed=3)) + 0.5
     weight, bias = random_array(4, seed=4), random_array(4, seed=5)
@@ -111,9 +112,11 @@ def test_split_element_wise_ops_equal_the_unsplit_ones(layout, num_threads, monk
     results = []
     for count in (1, 4):
         num_threads(count)
-        relu = F.relu(mr.tensor(x)).numpy()
+        relu_input = mr.tensor(x, requires_grad=True)
+        relu = F.relu(relu_input)
+        relu.backward(mr.tensor(random_array(x.shape, seed=6)))       # the gradient channels-first
         norm = F.batch_norm(mr.tensor(x), running_mean, running_var, mr.tensor(weight), mr.tensor(bias)).numpy()
-        results.append((relu, norm))
+        results.append((relu.numpy(), relu_input.grad, norm))
     for single, split in zip(*results):
         np.testing.assert_array_equal(split, single)
     assert F.relu(mr.tensor(np.float64(-2.0))).item() == 0.0                  # a 0-d input is one part

@@ -46,7 +46,10 @@ class ReLU(Function):
 
     def backward(self, grad_output):
         (y,) = self.saved
-        return (grad_output * (y > 0),)
+        grad_x = self.xp.empty_like(y)                          # y's memory layout
+        run_parts(lambda part: self.xp.multiply(grad_output[part], y[part] > 0, out=grad_x[part]),
+                  elementwise_parts(y))                         # g * (y > 0), a part per thread
+        return (grad_x,)
 
 
 
