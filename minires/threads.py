@@ -5,9 +5,9 @@ split use more. A convolution made of thousands of small products (conv_taps.py)
 would leave the other cores idle. NumPy releases Python's GIL while its loops and BLAS
 calls run, so Python threads that work on separate parts of a batch do run at the
 same time, one per core (PyTorch does the same with OpenMP). The convolution splits
-its batch (forward and backward); so do ReLU's forward and batch norm's forward in
-evaluation, for arrays large enough to gain (``elementwise_parts``): in an evaluation
-forward of ResNet-20 they are a fifth of the time.
+its batch (forward and backward); so do ReLU (forward and backward) and batch norm's
+forward in evaluation, for arrays large enough to gain (``elementwise_parts``): in an
+evaluation forward of ResNet-20 they take about a fifth of the time.
 
 An op that uses this writes one function for one part of the batch, then
 
