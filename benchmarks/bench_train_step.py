@@ -8,8 +8,11 @@ A training step is what ``minires.train.train_one_epoch`` does per batch: forwar
 cross-entropy, backward, SGD (lr 0.1, momentum 0.9, weight decay 5e-4). Both nets are
 the ResNet paper's CIFAR net with option-A shortcuts, float32; the script checks that
 their parameter counts agree. Each framework is timed alternately, step after step, after
-warm-up steps, and the median is reported, so that both see the same machine state.
-"Eval forward" is the forward pass alone in evaluation mode under no_grad.
+warm-up steps, so that both see the same machine state. The times printed are each
+framework's median; the ratio is the median of the ratios of each pair of steps timed
+one after the other, which follows a machine whose speed drifts (a shared, virtual
+one) better than the ratio of the two medians. "Eval forward" is the forward pass
+alone in evaluation mode under no_grad.
 
 Peak memory is measured in a fresh process per framework: once the model, the
 optimiser and the batch exist, a few training steps run, and the growth of the peak
@@ -159,7 +162,8 @@ def seconds_of(function):
 
 
 def alternating_medians(ours, theirs, what, warmup, repeats):
-    """Median seconds of ours.<what>() and theirs.<what>(), timed one after the other."""
+    """ours.<what>() and theirs.<what>(), timed one after the other ``repeats`` times:
+    (median seconds of ours, median seconds of theirs, median of the pairs' ratios)."""
     for _ in range(warmup):
         getattr(ours, what)()
         getattr(theirs, what)()
@@ -167,7 +171,8 @@ def alternating_medians(ours, theirs, what, warmup, repeats):
     for _ in range(repeats):
         our_times.append(seconds_of(getattr(ours, what)))
         their_times.append(seconds_of(getattr(theirs, what)))
-    return statistics.median(our_times), statistics.median(their_times)
+    ratios = [our / their for our, their in zip(our_times, their_times)]
+    return statistics.median(our_times), statistics.median(their_times), statistics.median(ratios)
 
 
 def peak_memory_in_a_fresh_process(framework, depth, batch_size, device, steps=3):
@@ -223,7 +228,7 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 32])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7, help="timed steps per framework (median)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed steps per framework (median)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     parser.add_argument("--memory-of", choices=sorted(FRAMEWORKS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -243,10 +248,10 @@ def main(argv=None):
                 raise SystemExit(f"ResNet-{depth}: minires has {ours.num_parameters():,} parameters, "
                                  f"the PyTorch twin {theirs.num_parameters():,}: not the same net")
             for what, label in (("train_step", "train step"), ("eval_forward", "eval forward")):
-                our_seconds, their_seconds = alternating_medians(ours, theirs, what, args.warmup, args.repeats)
+                our_seconds, their_seconds, ratio = alternating_medians(ours, theirs, what, args.warmup, args.repeats)
                 print(f"ResNet-{depth:<3d} {batch_size:5d} {label:12s} {our_seconds * 1e3:10.0f} "
                       f"{their_seconds * 1e3:9.0f} {batch_size / our_seconds:13.0f} "
-                      f"{batch_size / their_seconds:11.0f} {our_seconds / their_seconds:5.2f}x", flush=True)
+                      f"{batch_size / their_seconds:11.0f} {ratio:5.2f}x", flush=True)
             if not args.no_memory:
                 ours_mib = peak_memory_in_a_fresh_process("minires", depth, batch_size, args.device)
                 theirs_mib = peak_memory_in_a_fresh_process("torch", depth, batch_size, args.device)
