@@ -85,10 +85,9 @@ def batch_parts(array, min_values_per_part=None, max_values_per_part=None) -> li
 
     One part (no split) off the CPU, and for arrays too small to be worth splitting:
     every part holds at least ``min_values_per_part`` values (default
-    ``MIN_VALUES_PER_PART``). With
-    ``max_values_per_part``, parts larger than that are split further, into a multiple
-    of the thread count, so that the threads still get equal shares. A 0-d array is
-    one part, ``...`` (``x[...]`` is the whole of x).
+    ``MIN_VALUES_PER_PART``). With ``max_values_per_part``, parts larger than that are
+    split further, into a multiple of the thread count, so that the threads still get
+    equal shares. A 0-d array is one part, ``...`` (``x[...]`` is the whole of x).
     """
     if array.ndim == 0:
         return [...]

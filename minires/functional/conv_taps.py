@@ -29,11 +29,12 @@ the input gradient is computed another way, as a convolution in its own right: t
 output gradient, padded, convolved with the kernel flipped (Conv2d._input_gradient);
 it then runs through the same code as the forward, with no strided ``+=`` at all.
 
-Three more choices, each measured (benchmarks/RESULTS.md):
+Four more choices, each measured (benchmarks/RESULTS.md):
 - the window is never copied for the forward: a window's image rows are a stack of
   (OW, C_in) matrices that BLAS reads in place;
-- the work is split by images across the CPU threads (threads.py); each image's output
-  and input gradient are its own, and the weight gradients of the parts are added;
+- the work is split by images across the CPU threads (threads.py), in parts small
+  enough to stay in cache (``MAX_VALUES_PER_PART``); each image's output and input
+  gradient are its own, and the weight gradients of the parts are added;
 - forward saves only the input, not a padded copy: backward pads it again, which is
   cheaper than keeping a second copy of every activation alive;
 - an input with few channels (the RGB image: 3) is the exception. Each tap's product
