@@ -11,10 +11,14 @@ and cross-entropy. "forward" is the op alone; "backward" is the backward pass of
 (op(inputs) * upstream).sum(), timed without the forward, with the same random upstream
 gradient in both frameworks. Times are medians of alternating runs, after warm-up.
 
-Each framework gets its activations in the memory layout its own nets use: PyTorch
-contiguous NCHW (its default), minires channels-last, the layout its conv2d returns
-(see minires/functional/layout.py). The "conv2d im2col" rows time minires's reference
-convolution, F.conv2d_im2col, which the fast F.conv2d is tested against.
+conv2d, batch_norm and relu are timed twice: with minires's fast kernels
+(minires.fast, what its nets use by default) and, in the rows marked "(reference)",
+with the reference ops of minires.functional they are tested equal to. Each framework
+gets its activations in the memory layout its own nets use: PyTorch contiguous NCHW (its
+default), minires channels-last, the layout its fast conv2d returns (see
+minires/fast/layout.py). minires runs inside minires.fast.one_blas_thread(), as its
+training loop does, in a process that keeps freed memory for reuse
+(minires.fast.keep_freed_memory), as ``minires train`` does.
 
 Needs PyTorch (``pip install torch==2.13.0``); minires itself never imports it.
 """
@@ -30,11 +34,12 @@ import torch.nn.functional as torch_F
 
 import minires as mr
 from minires import backend
+from minires import fast
 from minires import functional as F
 
 
-def conv_case(batch, in_channels, out_channels, size, stride, convolution=F.conv2d):
-    kind = "conv2d im2col" if convolution is F.conv2d_im2col else "conv2d"
+def conv_case(batch, in_channels, out_channels, size, stride, convolution=fast.conv2d):
+    kind = "conv2d (reference)" if convolution is F.conv2d else "conv2d"
     name = f"{kind} {in_channels}->{out_channels} {size}x{size} s{stride}"
     shapes = [(batch, in_channels, size, size), (out_channels, in_channels, 3, 3)]
     return (name, shapes,
@@ -58,13 +63,17 @@ def cases(batch):
         conv_case(batch, 32, 32, 16, 1),
         conv_case(batch, 64, 64, 8, 1),
         conv_case(batch, 16, 32, 32, 2),
-        conv_case(batch, 16, 16, 32, 1, F.conv2d_im2col),
-        conv_case(batch, 32, 32, 16, 1, F.conv2d_im2col),
-        conv_case(batch, 64, 64, 8, 1, F.conv2d_im2col),
+        conv_case(batch, 16, 16, 32, 1, F.conv2d),
+        conv_case(batch, 32, 32, 16, 1, F.conv2d),
+        conv_case(batch, 64, 64, 8, 1, F.conv2d),
         ("batch_norm (training) 16x32x32", [feature, (channels,), (channels,)],
+         lambda x, g, b: fast.batch_norm(x, None, None, g, b, training=True),
+         lambda x, g, b: torch_F.batch_norm(x, None, None, g, b, training=True)),
+        ("batch_norm (reference) 16x32x32", [feature, (channels,), (channels,)],
          lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True),
          lambda x, g, b: torch_F.batch_norm(x, None, None, g, b, training=True)),
-        ("relu 16x32x32", [feature], F.relu, torch_F.relu),
+        ("relu 16x32x32", [feature], fast.relu, torch_F.relu),
+        ("relu (reference) 16x32x32", [feature], F.relu, torch_F.relu),
         ("max_pool2d 2x2 16x32x32", [feature],
          lambda x: F.max_pool2d(x, 2), lambda x: torch_F.max_pool2d(x, 2)),
         ("avg_pool2d 2x2 16x32x32", [feature],
@@ -147,17 +156,24 @@ def main(argv=None):
         pairs.append((name, Runner("minires", our_op, arrays, upstream, args.device),
                       Runner("torch", their_op, arrays, upstream, args.device)))
     pairs.append(("cross_entropy 10 classes", *cross_entropy_runners(args.batch_size, args.device, rng)))
+    fast.keep_freed_memory()
+    with fast.one_blas_thread():
+        time_pairs(pairs, args.warmup, args.repeats)
+    return 0
+
+
+def time_pairs(pairs, warmup, repeats):
+    """Times each (name, minires runner, PyTorch runner), alternating, and prints a row per pass."""
     for name, ours, theirs in pairs:
         for label, measure in (("forward", forward_seconds), ("backward", Runner.backward_seconds)):
-            for _ in range(args.warmup):
+            for _ in range(warmup):
                 measure(ours), measure(theirs)
             our_times, their_times = [], []
-            for _ in range(args.repeats):
+            for _ in range(repeats):
                 our_times.append(measure(ours))
                 their_times.append(measure(theirs))
             our_ms, their_ms = statistics.median(our_times) * 1e3, statistics.median(their_times) * 1e3
             print(f"{name:34s} {label:8s} {our_ms:10.2f} {their_ms:9.2f} {our_ms / their_ms:5.2f}x", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

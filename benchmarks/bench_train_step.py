@@ -3,11 +3,19 @@
     python benchmarks/bench_train_step.py                       # ResNet-20 and 56, batch 128 and 32
     python benchmarks/bench_train_step.py --depths 20 --batch-sizes 128 --repeats 5
     python benchmarks/bench_train_step.py --device cuda         # minires on CuPy, PyTorch on CUDA
+    python benchmarks/bench_train_step.py --depths 20 --batch-sizes 128 --with-reference
 
 A training step is what ``minires.train.train_one_epoch`` does per batch: forward,
 cross-entropy, backward, SGD (lr 0.1, momentum 0.9, weight decay 5e-4). Both nets are
 the ResNet paper's CIFAR net with option-A shortcuts, float32; the script checks that
-their parameter counts agree. Each framework is timed alternately, step after step, after
+their parameter counts agree. minires computes with its fast kernels (minires.fast,
+the default of its nets) inside ``minires.fast.one_blas_thread()``, as its training
+loop does, and its process keeps freed memory for reuse
+(``minires.fast.keep_freed_memory()``), as ``minires train`` does; ``--no-keep-freed-memory``
+leaves the allocator as a library user's process has it. ``--with-reference`` adds rows
+for the same net computing with the reference ops of minires.functional
+(``cifar_net(..., fast=False)``), without the BLAS limit, as the training loop runs such
+a net. Each framework is timed alternately, step after step, after
 warm-up steps, so that both see the same machine state. The times printed are each
 framework's median; the ratio is the median of the ratios of each pair of steps timed
 one after the other, which follows a machine whose speed drifts (a shared, virtual
@@ -27,6 +35,7 @@ Needs PyTorch (``pip install torch==2.13.0``); minires itself never imports it.
 """
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -90,10 +99,10 @@ class TorchCifarResNet(torch_nn.Module):
 # ----------------------------------------------------------------------------------
 
 class MiniresStep:
-    def __init__(self, depth, batch_size, device, seed=0):
+    def __init__(self, depth, batch_size, device, seed=0, fast=True):
         mr.manual_seed(seed)
         self.device = device
-        self.model = models.cifar_net("residual", depth).to(device)
+        self.model = models.cifar_net("residual", depth, fast=fast).to(device)
         self.optimizer = optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
         rng = np.random.default_rng(seed)
         self.images = mr.tensor(rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), device=device)
@@ -152,7 +161,19 @@ class TorchStep:
         self.synchronize()
 
 
-FRAMEWORKS = {"minires": MiniresStep, "torch": TorchStep}
+class MiniresReferenceStep(MiniresStep):
+    """The same net computing with the reference ops of minires.functional."""
+
+    def __init__(self, depth, batch_size, device, seed=0):
+        super().__init__(depth, batch_size, device, seed, fast=False)
+
+
+FRAMEWORKS = {"minires": MiniresStep, "minires-reference": MiniresReferenceStep, "torch": TorchStep}
+
+
+def tuned_for(framework):
+    """How minires's training loop runs a net: one_blas_thread() for the fast kernels."""
+    return mr.fast.one_blas_thread() if framework == "minires" else contextlib.nullcontext()
 
 
 def seconds_of(function):
@@ -175,10 +196,12 @@ def alternating_medians(ours, theirs, what, warmup, repeats):
     return statistics.median(our_times), statistics.median(their_times), statistics.median(ratios)
 
 
-def peak_memory_in_a_fresh_process(framework, depth, batch_size, device, steps=3):
+def peak_memory_in_a_fresh_process(framework, depth, batch_size, device, keep_freed_memory, steps=3):
     """MiB that the peak resident size grows by over ``steps`` training steps, in a new interpreter."""
     command = [sys.executable, __file__, "--memory-of", framework, "--depths", str(depth),
                "--batch-sizes", str(batch_size), "--device", device, "--repeats", str(steps)]
+    if not keep_freed_memory:
+        command.append("--no-keep-freed-memory")
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -203,6 +226,11 @@ def cuda_memory_held_mib(framework, peak):
 
 
 def measure_memory(framework, depth, batch_size, device, steps):
+    with tuned_for(framework):
+        measure_memory_in_scope(framework, depth, batch_size, device, steps)
+
+
+def measure_memory_in_scope(framework, depth, batch_size, device, steps):
     step = FRAMEWORKS[framework](depth, batch_size, device)
     if device == "cuda":
         step.synchronize()
@@ -230,14 +258,21 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15, help="timed steps per framework (median)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--no-keep-freed-memory", dest="keep_freed_memory", action="store_false",
+                        help="leave the C allocator as it is (minires train keeps freed memory)")
+    parser.add_argument("--with-reference", action="store_true",
+                        help="also time the net computing with the reference ops (fast=False)")
     parser.add_argument("--memory-of", choices=sorted(FRAMEWORKS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.keep_freed_memory and args.device == "cpu":
+        mr.fast.keep_freed_memory()               # as `minires train` does in its own process
     if args.memory_of:
         return measure_memory(args.memory_of, args.depths[0], args.batch_sizes[0], args.device, args.repeats)
 
     print(f"device {args.device}; minires {mr.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"torch threads {torch.get_num_threads()}; warm-up {args.warmup}, median of {args.repeats}")
-    header = (f"{'net':10s} {'batch':>5s} {'what':12s} {'minires ms':>10s} {'torch ms':>9s} "
+          f"torch threads {torch.get_num_threads()}; warm-up {args.warmup}, median of {args.repeats}; "
+          f"freed memory {'kept' if args.keep_freed_memory else 'not kept'}")
+    header = (f"{'net':10s} {'batch':>5s} {'what':18s} {'minires ms':>10s} {'torch ms':>9s} "
               f"{'minires img/s':>13s} {'torch img/s':>11s} {'ratio':>6s}")
     print(header)
     for depth in args.depths:
@@ -247,15 +282,24 @@ def main(argv=None):
             if ours.num_parameters() != theirs.num_parameters():
                 raise SystemExit(f"ResNet-{depth}: minires has {ours.num_parameters():,} parameters, "
                                  f"the PyTorch twin {theirs.num_parameters():,}: not the same net")
-            for what, label in (("train_step", "train step"), ("eval_forward", "eval forward")):
-                our_seconds, their_seconds, ratio = alternating_medians(ours, theirs, what, args.warmup, args.repeats)
-                print(f"ResNet-{depth:<3d} {batch_size:5d} {label:12s} {our_seconds * 1e3:10.0f} "
-                      f"{their_seconds * 1e3:9.0f} {batch_size / our_seconds:13.0f} "
-                      f"{batch_size / their_seconds:11.0f} {ratio:5.2f}x", flush=True)
+            compared = [("", "minires", ours)]
+            if args.with_reference:
+                compared.append((" (ref)", "minires-reference", MiniresReferenceStep(depth, batch_size, args.device)))
+            for suffix, framework, step in compared:
+                for what, label in (("train_step", "train step"), ("eval_forward", "eval forward")):
+                    with tuned_for(framework):
+                        our_seconds, their_seconds, ratio = alternating_medians(step, theirs, what, args.warmup,
+                                                                                args.repeats)
+                    label += suffix
+                    print(f"ResNet-{depth:<3d} {batch_size:5d} {label:18s} {our_seconds * 1e3:10.0f} "
+                          f"{their_seconds * 1e3:9.0f} {batch_size / our_seconds:13.0f} "
+                          f"{batch_size / their_seconds:11.0f} {ratio:5.2f}x", flush=True)
             if not args.no_memory:
-                ours_mib = peak_memory_in_a_fresh_process("minires", depth, batch_size, args.device)
-                theirs_mib = peak_memory_in_a_fresh_process("torch", depth, batch_size, args.device)
-                print(f"ResNet-{depth:<3d} {batch_size:5d} {'peak memory':12s} {ours_mib:8.0f} MiB "
+                ours_mib = peak_memory_in_a_fresh_process("minires", depth, batch_size, args.device,
+                                                          args.keep_freed_memory)
+                theirs_mib = peak_memory_in_a_fresh_process("torch", depth, batch_size, args.device,
+                                                            args.keep_freed_memory)
+                print(f"ResNet-{depth:<3d} {batch_size:5d} {'peak memory':18s} {ours_mib:8.0f} MiB "
                       f"{theirs_mib:7.0f} MiB {'':25s} {ours_mib / max(theirs_mib, 1e-9):5.2f}x", flush=True)
     return 0
 

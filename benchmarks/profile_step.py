@@ -3,6 +3,7 @@
     python benchmarks/profile_step.py                      # ResNet-20, batch 128, CPU
     python benchmarks/profile_step.py --depth 56 --batch-size 32 --steps 3
     python benchmarks/profile_step.py --device cuda
+    python benchmarks/profile_step.py --reference-kernels   # the reference ops of F, not minires.fast
 
 Runs a few training steps (forward, cross-entropy, backward, SGD with momentum and
 weight decay) under Python's cProfile, then adds up, for each op (each Function
@@ -12,6 +13,8 @@ step and the rest of the step (the backward walk's own bookkeeping, module calls
 shown beside them. cProfile adds a cost per Python call, so the shares matter more than
 the absolute milliseconds; the total without the profiler is printed for comparison.
 
+The steps run as ``minires train`` runs them: inside minires.fast.one_blas_thread(), in
+a process that keeps freed memory for reuse (minires.fast.keep_freed_memory).
 On CUDA the profile shows launch and Python time only (kernels run asynchronously);
 it synchronises once per step, so the step total is right.
 """
@@ -57,9 +60,9 @@ def op_of_each_method():
     return owners
 
 
-def make_step(depth, batch_size, device):
+def make_step(depth, batch_size, device, fast=True):
     mr.manual_seed(0)
-    model = models.cifar_net("residual", depth).to(device)
+    model = models.cifar_net("residual", depth, fast=fast).to(device)
     optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     rng = np.random.default_rng(0)
     images = mr.tensor(rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32), device=device)
@@ -81,9 +84,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--steps", type=int, default=3, help="profiled steps (after one warm-up step)")
+    parser.add_argument("--reference-kernels", dest="fast", action="store_false",
+                        help="the reference ops of minires.functional instead of minires.fast's kernels")
     args = parser.parse_args(argv)
+    mr.fast.keep_freed_memory()
+    with mr.fast.one_blas_thread():
+        return profile(args)
 
-    step, optimizer = make_step(args.depth, args.batch_size, args.device)
+
+def profile(args):
+    """Times and profiles the steps; prints the table."""
+    step, optimizer = make_step(args.depth, args.batch_size, args.device, args.fast)
     step()                                                   # warm-up: first-touch allocations
     start = time.perf_counter()
     for _ in range(args.steps):
@@ -111,7 +122,8 @@ def main(argv=None):
     profiled_total = sum(row[2] for row in stats.values()) / args.steps     # all time, counted once
     ops_total = sum(entry["forward"] + entry["backward"] for entry in per_op.values())
 
-    print(f"ResNet-{args.depth}, batch {args.batch_size}, device {args.device}: one step takes "
+    kernels = "minires.fast's kernels" if args.fast else "the reference ops"
+    print(f"ResNet-{args.depth}, batch {args.batch_size}, device {args.device}, {kernels}: one step takes "
           f"{unprofiled_ms:.0f} ms without the profiler, {profiled_total * 1e3:.0f} ms under it "
           f"(mean of {args.steps} steps)")
     print(f"{'op':24s} {'calls':>5s} {'forward ms':>10s} {'backward ms':>11s} {'share':>6s}")

@@ -8,24 +8,23 @@
     loss.backward()
     x.grad                      # d(loss)/dx
 
-The layers, from the bottom: backend (NumPy or CuPy), tensor and autograd (the
-graph and the backward walk), functional (the ops), gradcheck (finite differences),
-nn (modules, layers and the plain, residual, highway and VAN blocks), models (whole
-networks), optim (optimisers, schedules, the VAN update), data (datasets and the
-loader), train (the training loop) and cli (the ``minires`` command).
+The layers, from the bottom; each imports only from the layers below it:
 
-On import, minires asks the C library to keep freed memory for reuse (see
-host_memory.py): it saves a training step tens of thousands of page faults.
+    backend             NumPy or CuPy (xp), devices, dtypes, random generators
+    backward, tensor,   the backward walk, Tensor, Function and no_grad
+      autograd
+    functional          the ops, as the lessons derive them (F); gradcheck
+    fast                faster kernels for conv2d, batch_norm and relu, tested equal to F's
+    nn                  modules, layers and the plain, residual, highway and VAN blocks
+    models, optim,      whole networks; optimisers and schedules; datasets and the
+      data, train, cli  loader; the training loop; the ``minires`` command
+
+Importing minires changes nothing in your process: not the C allocator, not BLAS's
+thread count, not NumPy's global random generator. minires draws its random numbers
+from its own generators (``mr.manual_seed`` seeds them), and limits BLAS's threads
+only while its fast kernels run (minires.fast.one_blas_thread), giving them back after.
 """
 
-from minires import host_memory
-
-host_memory.keep_freed_memory()
-
-# tensor comes first: autograd and the ops import Tensor from it.
-from minires.tensor import Tensor, tensor
-from minires.autograd import Function, is_grad_enabled, no_grad
-from minires import functional
 from minires.backend import (
     CudaUnavailableError,
     DeviceMismatchError,
@@ -40,8 +39,12 @@ from minires.backend import (
     manual_seed,
     set_device,
 )
+from minires.tensor import Tensor, tensor
+from minires.autograd import Function, is_grad_enabled, no_grad
+from minires import functional
 from minires.gradcheck import GradcheckError, gradcheck, numerical_grad
-from minires.threads import get_num_threads, set_num_threads
+from minires import fast
+from minires.fast import get_num_threads, set_num_threads
 from minires import nn
 from minires import models
 from minires import optim
@@ -50,7 +53,7 @@ from minires import data
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "Function", "no_grad", "is_grad_enabled", "functional",
+    "Tensor", "tensor", "Function", "no_grad", "is_grad_enabled", "functional", "fast",
     "set_device", "get_device", "cuda_available", "CudaUnavailableError", "DeviceMismatchError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "gradcheck", "numerical_grad", "GradcheckError",

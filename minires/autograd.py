@@ -1,16 +1,15 @@
-"""The autograd engine: Function (one op's forward and backward) and the backward walk.
+"""Function: one differentiable op, its forward and backward side by side; and no_grad.
 
-A computation builds a graph as it runs. Each op is a :class:`Function`: its
-``forward`` computes output arrays from input arrays, and its ``backward`` turns the
-gradient of the loss with respect to the output into gradients with respect to the
-inputs (the chain rule, one op at a time). ``Function.apply`` runs ``forward`` and,
-when some input requires a gradient, records the Function as the output's
-``grad_fn``, together with its inputs. ``Tensor.backward`` then visits the graph in
-reverse topological order, so that a node's gradient is complete (summed over every
-use of the node) before it is passed further down.
+Each op of :mod:`minires.functional` is a :class:`Function`: its ``forward`` computes
+output arrays from input arrays, and its ``backward`` turns the gradient of the loss
+with respect to the output into gradients with respect to the inputs (the chain
+rule, one op at a time). ``Function.apply`` runs ``forward`` and, when some input
+requires a gradient, records the Function as the output's ``grad_fn``, together
+with its inputs: that is the graph. ``Tensor.backward`` then walks it from the loss
+to the leaves (:mod:`minires.backward`).
 
-The Tensor class lives in :mod:`minires.tensor` (imported here as
-``minires.autograd.Tensor`` too); this module holds the machinery it runs on.
+The layers, from the bottom: backend <- backward (the walk) <- tensor (Tensor) <- this
+module <- functional (the ops).
 """
 
 import contextlib
@@ -72,9 +71,11 @@ class Function:
 
         y = Scale.apply(x, factor=2.0)
 
-    Functions have a single output. The engine checks what backward returns: a wrong
-    shape or device is a bug in the op and raises; a different float dtype (from
-    type promotion) is cast back to the input's dtype, as PyTorch does.
+    Functions have a single output. An output that is not floating (argmax's indices,
+    a comparison) is never recorded: it has no gradient. The backward walk checks
+    what backward returns: a wrong shape or device is a bug in the op and raises; a
+    different float dtype (from type promotion) is cast back to the input's dtype, as
+    PyTorch does.
     """
 
     saved = ()
@@ -98,10 +99,10 @@ class Function:
         function.xp = backend.array_module(_common_device(name, arrays))
         function.needs_input_grad = tuple(
             isinstance(value, Tensor) and value.requires_grad for value in inputs)
-        record = _grad_enabled and any(function.needs_input_grad)
-
         output_array = function.forward(function.xp, *arrays)
 
+        record = (_grad_enabled and any(function.needs_input_grad)
+                  and backend.is_floating(output_array.dtype))
         if not record:
             function.saved = ()       # nothing will call backward: free what was saved
             return Tensor(output_array)
@@ -118,6 +119,15 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def array_of(value):
+    """The array a Tensor holds; arrays and Python numbers as they are.
+
+    Ops that check their inputs before ``apply`` (shapes, devices) read them with it,
+    without importing Tensor themselves.
+    """
+    return value.data if isinstance(value, Tensor) else value
 
 
 def _input_array(op_name, index, value):
@@ -146,104 +156,3 @@ def _common_device(op_name, arrays):
             f"{op_name}: inputs are on different devices ({described}); minires never moves "
             "data implicitly: move them to one device with .to(device)")
     return devices.pop() if devices else "cpu"
-
-
-# ----------------------------------------------------------------------------------
-# The backward walk
-# ----------------------------------------------------------------------------------
-
-def topological_order(root):
-    """Tensors that ``root`` depends on (and that need gradients), inputs before outputs.
-
-    Iterative depth-first search with an explicit stack, so that a chain of ten
-    thousand ops does not reach Python's recursion limit. A tensor is appended after
-    all the tensors it was computed from: each is pushed twice, once to visit its
-    inputs and once (``inputs_done=True``) to be appended after them.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor.grad_fn is not None and tensor.grad_fn.inputs is not None:
-            for parent in tensor.grad_fn.inputs:
-                if parent is not None and parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
-
-
-def run_backward(root, grad_output, retain_graph=False):
-    """Propagates ``grad_output`` (the gradient of the loss w.r.t. ``root``) to the leaves.
-
-    Leaves (tensors made by the user, with requires_grad=True) and tensors that
-    called ``retain_grad()`` accumulate into ``.grad``: a second backward adds to it,
-    as in PyTorch. Unless ``retain_graph``, each Function is released after its
-    backward has run, so the graph's saved arrays can be freed.
-    """
-    grads = {id(root): grad_output}   # id(tensor) -> gradient of the loss w.r.t. tensor
-    for tensor in reversed(topological_order(root)):
-        grad = grads.pop(id(tensor), None)
-        if grad is None:
-            continue
-        if tensor.grad_fn is None or tensor._retains_grad:
-            _accumulate_grad(tensor, grad)
-        function = tensor.grad_fn
-        if function is None:
-            continue
-        if function.inputs is None:
-            raise RuntimeError(
-                f"backward through {type(function).__name__} a second time: its saved arrays "
-                "were freed by the first backward; call the first backward with retain_graph=True")
-        input_grads = function.backward(grad)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) != len(function.inputs):
-            raise RuntimeError(
-                f"{type(function).__name__}.backward returned {len(input_grads)} gradients "
-                f"for {len(function.inputs)} inputs")
-        for index, (parent, parent_grad) in enumerate(zip(function.inputs, input_grads)):
-            if parent is None or not parent.requires_grad or parent_grad is None:
-                continue
-            parent_grad = _checked_grad(function, index, parent, parent_grad)
-            if id(parent) in grads:
-                grads[id(parent)] = grads[id(parent)] + parent_grad
-            else:
-                grads[id(parent)] = parent_grad
-        if not retain_graph:
-            function.release()
-
-
-def _checked_grad(function, index, parent, grad):
-    """Checks one gradient returned by a backward against the input it belongs to."""
-    name = type(function).__name__
-    grad = backend.ensure_array(grad)      # NumPy returns scalars, not 0-d arrays, for 0-d results
-    if not backend.is_array(grad) or backend.device_of(grad) != parent.device:
-        where = backend.device_of(grad) if backend.is_array(grad) else type(grad).__name__
-        raise RuntimeError(
-            f"{name}.backward returned a gradient for input {index} on {where}, "
-            f"but the input is on {parent.device}")
-    if tuple(grad.shape) != parent.shape:
-        raise RuntimeError(
-            f"{name}.backward returned a gradient of shape {tuple(grad.shape)} for input {index} "
-            f"of shape {parent.shape}")
-    if grad.dtype != parent.dtype:
-        grad = grad.astype(parent.dtype)    # type promotion in forward: cast back, as PyTorch
-    return grad
-
-
-def _accumulate_grad(tensor, grad):
-    """Adds ``grad`` into ``tensor.grad``; the first time, as a copy that the tensor owns.
-
-    The copy matters: an op's backward may hand the same array to two inputs (add
-    does), and an optimizer updating one ``.grad`` in place must not change another.
-    """
-    if tensor.grad is None:
-        tensor.grad = grad.copy(order="K")      # "K": in grad's memory layout (see functional/layout.py)
-    else:
-        tensor.grad += grad

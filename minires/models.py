@@ -9,9 +9,8 @@ nets without batch norm, and thin fully connected nets.
 import copy
 
 from minires import backend
-from minires import functional as F
 from minires import nn
-from minires.nn import init
+from minires.nn import init, kernels
 from minires.nn.dense_blocks import dense_layer
 
 CIFAR_FAMILIES = ("plain", "residual", "residual_v2", "highway", "van", "scaled_residual")
@@ -94,7 +93,7 @@ class CifarNet(nn.Module):
         return f"family={self.family!r}, depth={self.depth}, width={self.width}"
 
 
-def cifar_net(family, depth, width=16, num_classes=10, **block_options):
+def cifar_net(family, depth, width=16, num_classes=10, fast=True, **block_options):
     """A CIFAR-10 net of ``depth`` layers in one family, as in the ResNet paper.
 
     Args:
@@ -102,6 +101,9 @@ def cifar_net(family, depth, width=16, num_classes=10, **block_options):
             "highway", "van" or "scaled_residual".
         depth: 6n + 2 (20, 32, 44, 56, 110, ...).
         width: channels of the first stage (16 in the paper); then 2x and 4x.
+        fast: compute conv2d, batch norm and ReLU with minires.fast's kernels (the
+            default) or with the references of minires.functional (False): the same
+            values, several times slower. See minires/nn/kernels.py.
         **block_options: passed to every block, e.g. shortcut="B",
             zero_init_last_bn=True (residual), gate="1x1" (highway),
             variant="constant" (scaled_residual). See minires.nn's blocks.
@@ -112,7 +114,7 @@ def cifar_net(family, depth, width=16, num_classes=10, **block_options):
     Shape:
         (N, 3, H, W) -> (N, num_classes)
     """
-    return CifarNet(family, depth, width, num_classes, **block_options)
+    return CifarNet(family, depth, width, num_classes, **block_options).use_fast_kernels(fast)
 
 
 class SimplifiedNet(nn.Module):
@@ -155,7 +157,7 @@ class SimplifiedNet(nn.Module):
         return f"kind={self.kind!r}, depth={self.depth}, width={self.width}"
 
 
-def simplified_net(kind, depth, width=16, num_classes=10, initialization=None):
+def simplified_net(kind, depth, width=16, num_classes=10, initialization=None, fast=True):
     """A CIFAR net of one 3x3 convolution and a ReLU per block, no batch norm.
 
     The nets of "Identity Connections in Residual Nets Improve Noise Stability":
@@ -167,11 +169,12 @@ def simplified_net(kind, depth, width=16, num_classes=10, initialization=None):
         initialization: of the blocks' weights (biases start at 0). "hardt_ma"
             (minires.nn.init.hardt_ma_normal_, small weights) is the default for
             residual nets, "kaiming" (He) for plain ones.
+        fast: minires.fast's kernels (True) or the references of minires.functional.
 
     Shape:
         (N, 3, H, W) -> (N, num_classes)
     """
-    return SimplifiedNet(kind, depth, width, num_classes, initialization)
+    return SimplifiedNet(kind, depth, width, num_classes, initialization).use_fast_kernels(fast)
 
 
 def _move_identity(net, op_name, from_kind, to_kind, shift):
@@ -236,14 +239,14 @@ class MLPNet(nn.Module):
         self.fc = nn.Linear(width, num_classes)
 
     def forward(self, x):
-        x = F.relu(self.input_layer(self.flatten(x)))    # (N, width)
+        x = kernels.relu(self.input_layer(self.flatten(x)), self.fast)    # (N, width)
         return self.fc(self.blocks(x))                               # (N, num_classes)
 
     def extra_repr(self):
         return f"family={self.family!r}, depth={self.depth}, width={self.width}"
 
 
-def mlp_net(family, depth, width=50, in_features=784, num_classes=10, **block_options):
+def mlp_net(family, depth, width=50, in_features=784, num_classes=10, fast=True, **block_options):
     """A thin fully connected net, as in the MNIST experiments of the VAN paper.
 
     Args:
@@ -251,9 +254,10 @@ def mlp_net(family, depth, width=50, in_features=784, num_classes=10, **block_op
         depth: linear layers: the input layer, depth - 2 blocks, the output layer.
         width: units per hidden layer.
         in_features: 784 for 28x28 images (the input is flattened).
+        fast: minires.fast's relu (True) or the reference F.relu.
         **block_options: e.g. gate_bias=-2.0 for highway blocks.
 
     Shape:
         (N, *) with in_features values per example -> (N, num_classes)
     """
-    return MLPNet(family, depth, width, in_features, num_classes, **block_options)
+    return MLPNet(family, depth, width, in_features, num_classes, **block_options).use_fast_kernels(fast)

@@ -5,11 +5,28 @@ your back); ``.grad`` is None until a backward pass reaches the tensor; ``.grad_
 is the :class:`~minires.autograd.Function` that computed it (None for tensors you
 made). Every method that computes something (``x + y``, ``x.sum(dim=1)``,
 ``x.relu()``) calls an op in :mod:`minires.functional`, which records the graph.
+
+The ops are built on Tensor, a layer above this module, so this module cannot import
+them when it is loaded: that would be an import cycle, which breaks as soon as
+someone imports the two in the other order. The methods reach them when they are
+called instead, through :func:`_functional`, by which time ``minires.functional`` is
+loaded. It is the only reference in minires from a layer to one above it.
 """
 
 import math
 
 from minires import backend
+from minires.backward import run_backward
+
+
+def _functional():
+    """The module minires.functional (``F``), for the methods that compute with an op.
+
+    Imported when first called, not when this module loads (see the module docstring);
+    Python keeps loaded modules, so later calls only look it up.
+    """
+    from minires import functional
+    return functional
 
 
 class Tensor:
@@ -139,15 +156,15 @@ class Tensor:
 
     def to(self, device):
         """This tensor on ``device``; gradients flow back to the original device."""
-        return F.to_device(self, device)
+        return _functional().to_device(self, device)
 
     def float(self):
         """This tensor cast to float32 (differentiable)."""
-        return F.cast(self, backend.float32)
+        return _functional().cast(self, backend.float32)
 
     def double(self):
         """This tensor cast to float64 (differentiable)."""
-        return F.cast(self, backend.float64)
+        return _functional().cast(self, backend.float64)
 
     # -- backward ----------------------------------------------------------------------
 
@@ -192,49 +209,49 @@ class Tensor:
     # -- operators ---------------------------------------------------------------------
 
     def __add__(self, other):
-        return F.add(self, other)
+        return _functional().add(self, other)
 
     def __radd__(self, other):
-        return F.add(other, self)
+        return _functional().add(other, self)
 
     def __sub__(self, other):
-        return F.sub(self, other)
+        return _functional().sub(self, other)
 
     def __rsub__(self, other):
-        return F.sub(other, self)
+        return _functional().sub(other, self)
 
     def __mul__(self, other):
-        return F.mul(self, other)
+        return _functional().mul(self, other)
 
     def __rmul__(self, other):
-        return F.mul(other, self)
+        return _functional().mul(other, self)
 
     def __truediv__(self, other):
-        return F.div(self, other)
+        return _functional().div(self, other)
 
     def __rtruediv__(self, other):
-        return F.div(other, self)
+        return _functional().div(other, self)
 
     def __neg__(self):
-        return F.neg(self)
+        return _functional().neg(self)
 
     def __pow__(self, exponent):
-        return F.pow(self, exponent)
+        return _functional().pow(self, exponent)
 
     def __rpow__(self, base):
         # base ** x = exp(x * log(base)), for a positive Python number base
         if not isinstance(base, (int, float)) or base <= 0:
             raise TypeError(f"number ** tensor needs a positive Python number as base; got {base!r}")
-        return F.exp(self * math.log(base))
+        return _functional().exp(self * math.log(base))
 
     def __matmul__(self, other):
-        return F.matmul(self, other)
+        return _functional().matmul(self, other)
 
     def __rmatmul__(self, other):
-        return F.matmul(other, self)
+        return _functional().matmul(other, self)
 
     def __getitem__(self, index):
-        return F.getitem(self, index)
+        return _functional().getitem(self, index)
 
     # Comparisons are not differentiable: they return boolean tensors outside the graph.
     def __lt__(self, other):
@@ -260,63 +277,63 @@ class Tensor:
     # -- methods PyTorch users reach for -------------------------------------------------
 
     def exp(self):
-        return F.exp(self)
+        return _functional().exp(self)
 
     def log(self):
-        return F.log(self)
+        return _functional().log(self)
 
     def sqrt(self):
-        return F.sqrt(self)
+        return _functional().sqrt(self)
 
     def tanh(self):
-        return F.tanh(self)
+        return _functional().tanh(self)
 
     def sigmoid(self):
-        return F.sigmoid(self)
+        return _functional().sigmoid(self)
 
     def relu(self):
-        return F.relu(self)
+        return _functional().relu(self)
 
     def pow(self, exponent):
-        return F.pow(self, exponent)
+        return _functional().pow(self, exponent)
 
     def matmul(self, other):
-        return F.matmul(self, other)
+        return _functional().matmul(self, other)
 
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return F.sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+        return _functional().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return F.mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+        return _functional().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return F.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+        return _functional().max(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(self, dim=None, keepdim=False):
-        return F.argmax(self, dim, keepdim)
+        return _functional().argmax(self, dim, keepdim)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
-        return F.reshape(self, tuple(shape))
+        return _functional().reshape(self, tuple(shape))
 
     def flatten(self, start_dim=0, end_dim=-1):
-        return F.flatten(self, start_dim, end_dim)
+        return _functional().flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0, dim1):
-        return F.transpose(self, dim0, dim1)
+        return _functional().transpose(self, dim0, dim1)
 
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = dims[0]
-        return F.permute(self, tuple(dims))
+        return _functional().permute(self, tuple(dims))
 
     @property
     def T(self):
         """The transpose of a tensor with at most 2 dimensions."""
         if self.ndim > 2:
             raise ValueError(f".T is defined for at most 2 dimensions; use permute() for shape {self.shape}")
-        return self if self.ndim < 2 else F.transpose(self, 0, 1)
+        return self if self.ndim < 2 else _functional().transpose(self, 0, 1)
 
 
 def _compared_array(tensor, other):
@@ -352,7 +369,3 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         array = backend.to_device(array, device if device is not None else backend.get_device())
     return Tensor(array, requires_grad=requires_grad)
 
-
-# The ops import Tensor from this module, so they are imported after it is defined.
-from minires import functional as F                 # noqa: E402
-from minires.autograd import run_backward          # noqa: E402

@@ -27,9 +27,12 @@ import time
 
 from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
+import contextlib
+
 import minires.functional as F
 from minires import backend
 from minires.autograd import no_grad
+from minires.fast import one_blas_thread
 from minires.nn.utils import clip_grad_norm_
 
 SCHEDULER_INTERVALS = ("step", "epoch")
@@ -37,6 +40,13 @@ SCHEDULER_INTERVALS = ("step", "epoch")
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+def _blas_threads_for(model):
+    """minires.fast.one_blas_thread() for a model that computes with the fast kernels,
+    which split batches over minires's own threads; nothing for one that uses the
+    references, whose large matrix products want BLAS's threads."""
+    return one_blas_thread() if getattr(model, "fast", False) else contextlib.nullcontext()
 
 
 def _count_correct(logits, labels):
@@ -62,6 +72,10 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
         max_grad_norm: clip the gradients' total 2-norm to this value when given.
         progress: show a tqdm bar with the running loss and images/s.
 
+    A model that computes with the fast kernels (``model.fast``) trains inside
+    minires.fast.one_blas_thread(): BLAS at one thread per call, given back its
+    threads when the epoch ends.
+
     Returns:
         dict with train_loss (mean cross-entropy), train_error (fraction of wrong
         predictions, measured on the fly in training mode) and images_per_second.
@@ -71,31 +85,32 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
     start = time.perf_counter()
     bar = tqdm(loader, desc=description, unit="batch", leave=False, disable=not progress,
                dynamic_ncols=True)
-    for step, (images, labels) in enumerate(bar):
-        logits = model(images)                                   # (N, num_classes)
-        loss = F.cross_entropy(logits, labels)
-        model.zero_grad()
-        loss.backward()
-        if max_grad_norm is not None:
-            clip_grad_norm_(model.parameters(), max_grad_norm)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        if van is not None:
-            van.step(learning_rate)
-        if scheduler is not None and scheduler_interval == "step":
-            scheduler.step()
+    with _blas_threads_for(model):
+        for step, (images, labels) in enumerate(bar):
+            logits = model(images)                                   # (N, num_classes)
+            loss = F.cross_entropy(logits, labels)
+            model.zero_grad()
+            loss.backward()
+            if max_grad_norm is not None:
+                clip_grad_norm_(model.parameters(), max_grad_norm)
+            learning_rate = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            if van is not None:
+                van.step(learning_rate)
+            if scheduler is not None and scheduler_interval == "step":
+                scheduler.step()
 
-        loss_value = loss.item()          # the one read-back per step: the loss, for logging
-        if not math.isfinite(loss_value):
-            raise TrainingDiverged(
-                f"the training loss became {loss_value} at batch {step + 1} "
-                f"(learning rate {learning_rate:g}); lower the learning rate or clip gradients")
-        batch_size = labels.shape[0]
-        total_loss += loss_value * batch_size
-        correct_on_device = correct_on_device + _count_correct(logits, labels)   # not read: no wait
-        seen += batch_size
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")
-    bar.close()
+            loss_value = loss.item()          # the one read-back per step: the loss, for logging
+            if not math.isfinite(loss_value):
+                raise TrainingDiverged(
+                    f"the training loss became {loss_value} at batch {step + 1} "
+                    f"(learning rate {learning_rate:g}); lower the learning rate or clip gradients")
+            batch_size = labels.shape[0]
+            total_loss += loss_value * batch_size
+            correct_on_device = correct_on_device + _count_correct(logits, labels)   # not read: no wait
+            seen += batch_size
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")
+        bar.close()
     total_correct = int(correct_on_device)                        # read once, after the epoch
     return {"train_loss": total_loss / seen,
             "train_error": 1.0 - total_correct / seen,
@@ -113,7 +128,7 @@ def evaluate(model, loader, progress=False, description="test"):
     """
     model.eval()
     loss_on_device, correct_on_device, seen = 0.0, 0, 0     # summed on the device, read at the end
-    with no_grad():
+    with no_grad(), _blas_threads_for(model):
         for images, labels in tqdm(loader, desc=description, unit="batch", leave=False,
                                    disable=not progress, dynamic_ncols=True):
             logits = model(images)                               # (N, num_classes)

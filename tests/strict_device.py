@@ -44,10 +44,15 @@ DATA_DEPENDENT_SIZE = {"nonzero", "argwhere", "flatnonzero", "unique", "compress
 PYTHON_SCALARS = (bool, int, float, complex)
 
 
+# The sections of cupy_names.txt: CuPy's namespaces that ops may use, and its array's attributes.
+SECTIONS = ("cupy", "cupy.linalg", "cupy.random", "cupy.lib", "cupy.lib.stride_tricks",
+            "cupy.random.Generator", "cupy.ndarray")
+
+
 @functools.cache
 def cupy_names() -> dict:
     """CuPy's names by section, read once from cupy_names.txt: {"cupy.linalg": {"norm", ...}}."""
-    names = {"cupy": set(), "cupy.linalg": set(), "cupy.random": set(), "cupy.ndarray": set()}
+    names = {section: set() for section in SECTIONS}
     for line in CUPY_NAMES_FILE.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             section, name = line.strip().rsplit(".", 1)   # "cupy.linalg.norm" -> "cupy.linalg", "norm"
@@ -279,6 +284,24 @@ class StrictUfunc:
         return _apply_ufunc(self.ufunc, "reduce", (array, *args), kwargs)
 
 
+# --- Random generators ----------------------------------------------------------------
+
+class StrictGenerator:
+    """What ``xp.random.default_rng(seed)`` returns: a NumPy Generator whose draws are
+    device arrays, offering only the methods of ``cupy.random.Generator``."""
+
+    def __init__(self, seed=None):
+        self._generator = numpy.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in cupy_names()["cupy.random.Generator"]:
+            raise AttributeError(f"cupy.random.Generator has no attribute {name!r}: "
+                                 f"an op using generator.{name} would fail on CUDA")
+        return _on_device(getattr(self._generator, name), f"Generator.{name}", numbers_to_arrays=True)
+
+
 # --- The array module: strict_xp ----------------------------------------------------
 
 def _is_shared_with_numpy(value) -> bool:
@@ -345,7 +368,9 @@ strict_xp = StrictNamespace("cupy", numpy, {
     "ndarray": StrictArray, "asarray": _asarray,
     "array": functools.partial(_asarray, copy=True), "asnumpy": _asnumpy,
     "linalg": StrictNamespace("cupy.linalg", numpy.linalg, {}),
-    "random": StrictNamespace("cupy.random", numpy.random, {}),
+    "random": StrictNamespace("cupy.random", numpy.random, {"default_rng": StrictGenerator}),
+    "lib": StrictNamespace("cupy.lib", numpy.lib, {
+        "stride_tricks": StrictNamespace("cupy.lib.stride_tricks", numpy.lib.stride_tricks, {})}),
 })
 
 
@@ -371,8 +396,9 @@ def write_cupy_names(path=CUPY_NAMES_FILE):
     import __future__
 
     import cupy
-    sections = {"cupy": cupy, "cupy.linalg": cupy.linalg,
-                "cupy.random": cupy.random, "cupy.ndarray": cupy.ndarray}
+    sections = {"cupy": cupy, "cupy.linalg": cupy.linalg, "cupy.random": cupy.random,
+                "cupy.lib": cupy.lib, "cupy.lib.stride_tricks": cupy.lib.stride_tricks,
+                "cupy.random.Generator": cupy.random.Generator, "cupy.ndarray": cupy.ndarray}
     lines = [f"# Public names of CuPy {cupy.__version__}, read by tests/strict_device.py:",
              "# the strict device refuses every name of xp and of arrays not listed here.",
              "# Regenerate, from the repository root, with that CuPy installed:",
@@ -381,7 +407,8 @@ def write_cupy_names(path=CUPY_NAMES_FILE):
         for name in sorted(dir(namespace)):
             value = getattr(namespace, name)
             skipped = (isinstance(value, type(__future__.annotations))   # `from __future__ import`
-                       or isinstance(value, types.ModuleType) and name not in ("linalg", "random"))
+                       or isinstance(value, types.ModuleType) and name not in ("linalg", "random", "lib",
+                                                                               "stride_tricks"))
             if not name.startswith("_") and not skipped:
                 lines.append(f"{section}.{name}")
     path.write_text("\n".join(lines) + "\n")

@@ -16,6 +16,7 @@ import pytest
 
 import minires as mr
 from minires import backend
+from minires.backend import devices
 from strict_device import StrictArray, strict_xp
 
 
@@ -23,9 +24,9 @@ from strict_device import StrictArray, strict_xp
 def fresh_probe(monkeypatch):
     """Forgets the cached CUDA probe and default device before and after the test."""
     monkeypatch.delenv("MINIRES_DEVICE", raising=False)
-    backend._reset_cuda_probe()
+    devices._reset_cuda_probe()
     yield
-    backend._reset_cuda_probe()
+    devices._reset_cuda_probe()
 
 
 class CUDARuntimeError(RuntimeError):
@@ -56,9 +57,9 @@ def fake_working_cupy():
 
 
 def test_import_never_touches_cuda():
-    code = ("import sys, minires; from minires import backend; "
+    code = ("import sys, minires; from minires.backend import devices; "
             "assert 'cupy' not in sys.modules, 'cupy imported'; "
-            "assert backend._cuda_probe is None, 'CUDA probed at import'; print('ok')")
+            "assert devices._cuda_probe is None, 'CUDA probed at import'; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
@@ -106,7 +107,7 @@ def test_auto_falls_back_to_the_cpu_and_says_so_once(fresh_probe, monkeypatch, c
 
 def test_auto_uses_a_working_gpu(fresh_probe, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "cupy", fake_working_cupy())
-    monkeypatch.delitem(backend._devices, "strict")      # the fake GPU's arrays are StrictArrays
+    monkeypatch.delitem(devices._devices, "strict")      # the fake GPU's arrays are StrictArrays
     mr.set_device("auto")
     assert mr.get_device() == "cuda"
     assert "using CUDA" in capsys.readouterr().err
@@ -117,7 +118,7 @@ def test_auto_uses_a_working_gpu(fresh_probe, monkeypatch, capsys):
 def test_environment_variable(fresh_probe, monkeypatch):
     monkeypatch.setenv("MINIRES_DEVICE", "cpu")
     assert mr.get_device() == "cpu"
-    backend._reset_cuda_probe()
+    devices._reset_cuda_probe()
     monkeypatch.setenv("MINIRES_DEVICE", "tpu")
     with pytest.raises(ValueError, match="MINIRES_DEVICE='tpu' is not a device"):
         mr.get_device()
@@ -125,7 +126,7 @@ def test_environment_variable(fresh_probe, monkeypatch):
 
 def test_default_device_is_the_cpu(fresh_probe):
     assert mr.get_device() == "cpu"
-    assert "cupy" not in sys.modules or backend._cuda_probe is None
+    assert "cupy" not in sys.modules or devices._cuda_probe is None
 
 
 def test_set_device_to_the_stand_in(fresh_probe):

@@ -38,7 +38,8 @@ def test_a_small_run_writes_its_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "final test accuracy" in printed and str(out / "curves.png") in printed
     config = json.loads((out / "config.json").read_text())
-    assert config["settings"]["model"] == "resnet" and config["settings"]["depth"] == 8
+    assert config["settings"]["model"] == "residual" and config["settings"]["depth"] == 8
+    assert config["settings"]["fast"] is True                # which kernels ran: minires.fast's
     assert config["settings"]["seed"] == 0 and config["device"] == "cpu"
     assert config["versions"]["numpy"] == numpy.__version__
     assert config["train_images"] == 96 and config["test_images"] == 40
@@ -50,9 +51,9 @@ def test_a_small_run_writes_its_folder(tmp_path, capsys):
     assert load_checkpoint(out / "checkpoint.npz")["epoch"] == 2
 
 
-@pytest.mark.parametrize("model_options", [[], ["--model", "scaled-resnet", "--variant", "dropout"],
-                                           ["--model", "van"]],
-                         ids=["resnet", "dropout-shortcut", "van"])
+@pytest.mark.parametrize("model_options", [[], ["--model", "scaled_residual", "--variant", "dropout"],
+                                           ["--model", "van"], ["--reference-kernels"]],
+                         ids=["residual", "dropout-shortcut", "van", "reference-kernels"])
 def test_resuming_after_an_interruption_is_bit_exact(tmp_path, monkeypatch, model_options):
     """Three epochs straight against two epochs, a crash in the third, and --resume."""
     assert train(tmp_path / "straight", "--epochs", "3", *model_options) == 0
@@ -143,7 +144,34 @@ def test_unknown_model(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--model", "resnext", "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'resnext'" in capsys.readouterr().err
+    assert "'resnext' is not a model; choose from plain, residual, residual_v2" in capsys.readouterr().err
+
+
+def test_a_model_renamed_since_0_1_names_its_new_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--model", "resnet", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert "'resnet' is now called 'residual', the family name minires.models takes" in capsys.readouterr().err
+
+
+def test_the_command_line_and_the_builders_take_the_same_family_names():
+    from minires import models
+    from minires.cli import models_table
+    for name, (builder, family, _) in models_table.MODELS.items():
+        accepted = {"cifar": models.CIFAR_FAMILIES, "simplified": ("plain", "residual"),
+                    "mlp": models.MLP_FAMILIES}[builder]
+        assert family in accepted and name.endswith(family), name
+
+
+def test_a_run_of_minires_0_1_resumes_under_the_new_name(tmp_path):
+    out = tmp_path / "run"
+    assert train(out, "--epochs", "1") == 0
+    config = json.loads((out / "config.json").read_text())
+    config["settings"]["model"] = "resnet"                   # as minires 0.1 wrote it, without "fast"
+    del config["settings"]["fast"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(["train", "--resume", "--out", str(out), "--epochs", "2", "--no-progress"]) == 0
+    assert json.loads((out / "config.json").read_text())["settings"]["model"] == "residual"
 
 
 def test_depth_that_does_not_fit_the_family(tmp_path, capsys):
@@ -154,7 +182,7 @@ def test_depth_that_does_not_fit_the_family(tmp_path, capsys):
 
 def test_block_option_the_model_does_not_take(tmp_path, capsys):
     assert train(tmp_path / "run", "--gate-bias", "-2") == 2
-    assert "--gate-bias does not apply to --model resnet" in error_line(capsys)
+    assert "--gate-bias does not apply to --model residual" in error_line(capsys)
 
 
 def test_occupied_run_folder_is_not_overwritten(tmp_path, capsys):
@@ -173,7 +201,9 @@ def test_resume_into_a_different_model(tmp_path, capsys):
     assert train(out, "--epochs", "1") == 0
     capsys.readouterr()
     assert main(["train", "--resume", "--out", str(out), "--model", "plain", "--epochs", "2"]) == 2
-    assert "--model plain (the run has resnet)" in error_line(capsys)
+    assert "--model plain (the run has residual)" in error_line(capsys)
+    assert main(["train", "--resume", "--out", str(out), "--reference-kernels", "--epochs", "2"]) == 2
+    assert "--reference-kernels (the run used the fast kernels)" in error_line(capsys)
 
 
 def test_resume_needs_a_run(tmp_path, capsys):

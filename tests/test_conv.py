@@ -1,5 +1,6 @@
-"""conv2d (channels-last, tap by tap) and conv2d_im2col (the reference): against the loop
-reference, float64 finite differences, PyTorch and each other, on every device."""
+"""F.conv2d (im2col, the reference) and minires.fast's conv2d (channels-last, tap by tap):
+against the loop reference, float64 finite differences, PyTorch and each other, on every
+device. tests/test_fast.py holds the fast kernel to the reference on random shapes."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 import minires as mr
 import minires.functional as F
-from minires.functional import conv_taps
+from minires.fast import conv_taps
 from helpers import check_gradients, compare_with_torch, input_in_layout, on_device, random_array
 from reference_ops import conv2d_backward_loops, conv2d_loops
 from strict_device import StrictArray, count_synchronizations
@@ -42,23 +43,28 @@ def case_inputs(case):
 
 
 def conv2d_taps_only(x, weight, bias=None, stride=1, padding=0):
-    """F.conv2d with its im2col forward for few input channels turned off, so that the
-    tests run the tap-by-tap forward at every channel count as well."""
+    """The fast conv2d with its im2col forward for few input channels turned off, so that
+    the tests run the tap-by-tap forward at every channel count as well."""
     few_input_channels = conv_taps.FEW_INPUT_CHANNELS
     conv_taps.FEW_INPUT_CHANNELS = 0
     try:
-        return F.conv2d(x, weight, bias, stride=stride, padding=padding)
+        return conv_taps.conv2d(x, weight, bias, stride=stride, padding=padding)
     finally:
         conv_taps.FEW_INPUT_CHANNELS = few_input_channels
 
 
-# The fast default (as it runs, and with taps only) and the readable reference: every
-# test below runs on all three.
-FAST_CONVOLUTIONS = [F.conv2d, conv2d_taps_only]
-CONVOLUTIONS = FAST_CONVOLUTIONS + [F.conv2d_im2col]
+def fast_conv2d(x, weight, bias=None, stride=1, padding=0):
+    return conv_taps.conv2d(x, weight, bias, stride=stride, padding=padding)
+
+
+# The fast kernel (as it runs, and with taps only) and the reference: every test below
+# runs on all three.
+FAST_CONVOLUTIONS = [fast_conv2d, conv2d_taps_only]
+CONVOLUTIONS = FAST_CONVOLUTIONS + [F.conv2d]
 convolution_param = pytest.mark.parametrize("conv", CONVOLUTIONS, ids=lambda conv: conv.__name__)
-# the error messages name the public op
-public_convolution_param = pytest.mark.parametrize("conv", [F.conv2d, F.conv2d_im2col], ids=lambda conv: conv.__name__)
+# both public ops (their errors name "conv2d")
+public_convolution_param = pytest.mark.parametrize("conv", [F.conv2d, conv_taps.conv2d],
+                                                   ids=["reference", "fast"])
 
 
 def conv_with(stride, padding, functional):
@@ -188,7 +194,7 @@ BAD_INPUTS = [
 @public_convolution_param
 def test_bad_input_is_refused_clearly(x_shape, weight_shape, options, message, conv):
     x, weight = mr.tensor(np.zeros(x_shape)), mr.tensor(np.zeros(weight_shape))
-    with pytest.raises((ValueError, TypeError), match=message.replace("conv2d:", f"{conv.__name__}:")):
+    with pytest.raises((ValueError, TypeError), match=message):
         conv(x, weight, **options)
 
 
@@ -203,7 +209,7 @@ def test_bias_and_dtype_errors(conv):
     x, weight = mr.tensor(np.zeros((1, 2, 4, 4))), mr.tensor(np.zeros((3, 2, 3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(3,\).*got \(2,\)"):
         conv(x, weight, mr.tensor(np.zeros(2)))
-    with pytest.raises(TypeError, match=f"{conv.__name__}: expected inputs of one floating dtype; got x float32, weight float64"):
+    with pytest.raises(TypeError, match="conv2d: expected inputs of one floating dtype; got x float32, weight float64"):
         conv(x.float(), weight)
 
 
@@ -211,7 +217,7 @@ def test_bias_and_dtype_errors(conv):
 def test_device_mismatch_is_refused(conv):
     x = on_device(random_array((1, 1, 4, 4)), "cpu")
     weight = on_device(random_array((1, 1, 3, 3)), "strict")
-    with pytest.raises(mr.DeviceMismatchError, match="Conv2d"):
+    with pytest.raises(mr.DeviceMismatchError, match="Conv2d"):     # Conv2dIm2col or Conv2dTaps
         conv(x, weight)
 
 
@@ -219,14 +225,14 @@ def test_device_mismatch_is_refused(conv):
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
 @pytest.mark.parametrize("in_channels", [conv_taps.FEW_INPUT_CHANNELS, conv_taps.FEW_INPUT_CHANNELS + 1])
 @pytest.mark.parametrize("fast", FAST_CONVOLUTIONS, ids=lambda conv: conv.__name__)
-def test_fast_path_matches_im2col_reference(fast, in_channels, layout, stride, padding, device):
-    """conv2d (channels-last) against conv2d_im2col: values and all three gradients, with
+def test_fast_kernel_matches_the_im2col_reference(fast, in_channels, layout, stride, padding, device):
+    """The fast conv2d (channels-last) against F.conv2d: values and all three gradients, with
     few input channels and more, whatever the memory layout of the input and of the
     incoming gradient."""
     x = random_array((3, in_channels, 9, 8), seed=7)
     weight, bias = random_array((5, in_channels, 3, 3), seed=8), random_array((5,), seed=9)
     results = []
-    for conv in (fast, F.conv2d_im2col):
+    for conv in (fast, F.conv2d):
         tensors = [on_device(input_in_layout(x, layout), device), on_device(weight, device), on_device(bias, device)]
         output = conv(*tensors, stride=stride, padding=padding)
         grad_output = input_in_layout(random_array(output.shape, seed=10), layout)
@@ -236,8 +242,8 @@ def test_fast_path_matches_im2col_reference(fast, in_channels, layout, stride, p
         np.testing.assert_allclose(fast_result, reference, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-def test_fast_path_returns_a_channels_last_view():
+def test_fast_kernel_returns_a_channels_last_view():
     """Shape (N, C_out, OH, OW) as always; in memory each pixel's channels lie side by side."""
-    output = F.conv2d(mr.tensor(random_array((2, 3, 5, 5))), mr.tensor(random_array((4, 3, 3, 3))), padding=1)
+    output = conv_taps.conv2d(mr.tensor(random_array((2, 3, 5, 5))), mr.tensor(random_array((4, 3, 3, 3))), padding=1)
     assert output.shape == (2, 4, 5, 5)
     assert output.data.transpose(0, 2, 3, 1).flags.c_contiguous

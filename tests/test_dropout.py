@@ -2,8 +2,9 @@
 
 The mask is random, so there is no answer key: these tests check what every mask must
 satisfy (values 0 or x / (1 - p), the zero fraction near p, the mean kept), and that a
-seed fixes it. The mask is drawn from the input's backend; seeding that backend's
-generator (numpy.random on "cpu" and "strict", cupy.random on "cuda") makes it repeat.
+seed fixes it. The mask is drawn from minires's generator for the input's device
+(backend.device_generator), which minires.manual_seed seeds: seeding makes it repeat,
+and NumPy's global generator is never used.
 """
 
 import numpy as np
@@ -21,7 +22,7 @@ SIZE = 100_000                          # values in the statistical tests
 def seeded_dropout(device, seed, p=0.5):
     """dropout(x, p) with the device's generator seeded first: every call draws the same mask."""
     def fn(x):
-        mr.backend.array_module(device).random.seed(seed)
+        mr.manual_seed(seed)
         return F.dropout(x, p)
     return fn
 
@@ -92,11 +93,24 @@ def test_mask_is_drawn_on_the_device_without_synchronizing():
     assert isinstance(y.data, StrictArray) and isinstance(x.grad, StrictArray)
 
 
-# The same seed draws the same mask; another seed, another mask.
+# The same seed draws the same mask; another seed, another mask; and seeding NumPy's
+# global generator changes nothing, since minires never draws from it.
 def test_seed_fixes_the_mask(device):
     x = np.ones(1000)
     np.testing.assert_array_equal(dropped(x, device, seed=3), dropped(x, device, seed=3))
     assert not np.array_equal(dropped(x, device, seed=3), dropped(x, device, seed=4))
+    state = np.random.get_state()
+    first = dropped(x, device, seed=3)
+    np.random.seed(99)
+    np.testing.assert_array_equal(dropped(x, device, seed=3), first)
+    np.random.set_state(state)
+
+
+def test_dropout_leaves_numpy_global_generator_alone(device):
+    state = np.random.get_state()
+    dropped(np.ones(1000), device, seed=3)
+    after = np.random.get_state()
+    assert after[2] == state[2] and np.array_equal(after[1], state[1])
 
 
 # float32 stays float32: the scale 1 / (1 - p) is a Python float.

@@ -173,9 +173,23 @@ def test_names_cupy_shares_with_numpy_are_numpy_objects():
 
 
 def test_random_functions_give_strict_arrays():
-    numpy.random.seed(0)
     assert isinstance(strict_xp.random.random((2, 3)), StrictArray)
     assert isinstance(strict_xp.random.random(), StrictArray)   # 0-d, as in CuPy
+
+
+def test_generators_draw_strict_arrays_with_cupy_methods_only():
+    generator = strict_xp.random.default_rng(0)
+    draw = generator.random((2, 3), dtype=numpy.float32)
+    assert isinstance(draw, StrictArray) and draw.dtype == numpy.float32
+    numpy.testing.assert_array_equal(draw.get(), numpy.random.default_rng(0).random((2, 3), dtype=numpy.float32))
+    with pytest.raises(AttributeError, match="cupy.random.Generator has no attribute 'permuted'"):
+        generator.permuted
+
+
+def test_sliding_window_view_gives_a_strict_view():
+    x = strict_xp.arange(12.0).reshape(3, 4)
+    windows = strict_xp.lib.stride_tricks.sliding_window_view(x, (2, 2))
+    assert isinstance(windows, StrictArray) and windows.shape == (2, 3, 2, 2)
 
 
 # --- Synchronisations ---------------------------------------------------------------
@@ -259,8 +273,9 @@ def test_unregistering_forgets_the_device(strict_device):
 
 def test_every_listed_name_exists_in_the_installed_cupy():
     cupy = pytest.importorskip("cupy")
-    namespaces = {"cupy": cupy, "cupy.linalg": cupy.linalg,
-                  "cupy.random": cupy.random, "cupy.ndarray": cupy.ndarray}
+    namespaces = {"cupy": cupy, "cupy.linalg": cupy.linalg, "cupy.random": cupy.random,
+                  "cupy.lib": cupy.lib, "cupy.lib.stride_tricks": cupy.lib.stride_tricks,
+                  "cupy.random.Generator": cupy.random.Generator, "cupy.ndarray": cupy.ndarray}
     missing = [f"{section}.{name}" for section, names in cupy_names().items()
                for name in names if not hasattr(namespaces[section], name)]
     assert missing == [], f"not in cupy {cupy.__version__}: {missing}; regenerate {CUPY_NAMES_FILE.name}"

@@ -1,16 +1,16 @@
-"""threads: the batch split into parts, one per CPU thread, and the BLAS thread limit."""
+"""minires.fast.threads: the batch split into parts, one per CPU thread, and the BLAS thread limit."""
 
 import threading
 import time
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 import minires as mr
-import minires.functional as F
+from minires import fast
+from minires.fast import threads
 from helpers import input_in_layout, on_device, random_array
-from minires import threads
 
 
 @pytest.fixture
@@ -101,10 +101,23 @@ def test_a_failing_part_is_raised_after_the_other_threads_are_done(num_threads, 
     assert finished == [1]
 
 
+def test_set_num_threads_refuses_what_is_not_a_count():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="set_num_threads: expected an int of at least 1"):
+            threads.set_num_threads(bad)
+
+
+def test_minires_exports_the_thread_count(num_threads):
+    num_threads(3)
+    assert mr.get_num_threads() == fast.get_num_threads() == 3
+    mr.set_num_threads(2)
+    assert threads.get_num_threads() == 2
+
+
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided"])
-def test_split_element_wise_ops_equal_the_unsplit_ones(layout, num_threads, monkeypatch):
-    """ReLU (forward and backward) and batch norm in evaluation split their batch: the
-    values are exactly the same."""
+def test_split_element_wise_kernels_equal_the_unsplit_ones(layout, num_threads, monkeypatch):
+    """The fast ReLU (forward and backward) and batch norm in evaluation split their batch:
+    the values are exactly the same."""
     x = input_in_layout(random_array((6, 4, 5, 3), seed=1), layout)
     running_mean, running_var = random_array(4, seed=2), np.abs(random_array(4, seed=3)) + 0.5
     weight, bias = random_array(4, seed=4), random_array(4, seed=5)
@@ -112,50 +125,111 @@ def test_split_element_wise_ops_equal_the_unsplit_ones(layout, num_threads, monk
     results = []
     for count in (1, 4):
         num_threads(count)
+        assert len(threads.elementwise_parts(x)) == count
         relu_input = mr.tensor(x, requires_grad=True)
-        relu = F.relu(relu_input)
+        relu = fast.relu(relu_input)
         relu.backward(mr.tensor(random_array(x.shape, seed=6)))       # the gradient channels-first
-        norm = F.batch_norm(mr.tensor(x), running_mean, running_var, mr.tensor(weight), mr.tensor(bias)).numpy()
-        results.append((relu.numpy(), relu_input.grad, norm))
+        norm = fast.batch_norm(mr.tensor(x), running_mean, running_var, mr.tensor(weight), mr.tensor(bias))
+        results.append((relu.numpy(), relu_input.grad, norm.numpy()))
     for single, split in zip(*results):
         np.testing.assert_array_equal(split, single)
-    assert F.relu(mr.tensor(np.float64(-2.0))).item() == 0.0                  # a 0-d input is one part
-
-
-def test_set_num_threads_refuses_what_is_not_a_count():
-    for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(ValueError, match="set_num_threads: expected an int of at least 1"):
-            threads.set_num_threads(bad)
+    assert fast.relu(mr.tensor(np.float64(-2.0))).item() == 0.0               # a 0-d input is one part
 
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_a_split_convolution_equals_the_unsplit_one(stride, num_threads, monkeypatch):
     """Every image's output and input gradient are its own; the weight gradient is the
     sum of the parts'. Splitting changes nothing but the order of that last sum."""
-    inputs = [random_array((5, 3, 9, 9), seed=1), random_array((4, 3, 3, 3), seed=2), random_array(4, seed=3)]
+    inputs = [random_array((5, 6, 9, 9), seed=1), random_array((4, 6, 3, 3), seed=2), random_array(4, seed=3)]
     monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     results = []
     for count in (1, 3):
         num_threads(count)
+        assert len(threads.batch_parts(inputs[0])) == count
         tensors = [mr.tensor(a, requires_grad=True) for a in inputs]
-        output = F.conv2d(*tensors, stride=stride, padding=1)
+        output = fast.conv2d(*tensors, stride=stride, padding=1)
         output.backward(mr.tensor(random_array(output.shape, seed=4)))
         results.append([output.numpy()] + [t.grad for t in tensors])
     for single, split in zip(*results):
         np.testing.assert_allclose(split, single, rtol=1e-12, atol=1e-12)
 
 
+# --- BLAS's threads: limited to one while minires's threads run, given back after ----------
+
 def blas_threads():
-    return {library["internal_api"]: library["num_threads"] for library in threadpool_info()
+    """{library: num_threads} of the BLAS libraries loaded (threadpoolctl)."""
+    return {library["filepath"]: library["num_threads"] for library in threadpool_info()
             if library["user_api"] == "blas"}
 
 
-def test_blas_runs_one_thread_per_call_while_minires_splits(num_threads, monkeypatch):
+@pytest.fixture
+def blas_at_two_threads(num_threads):
+    """BLAS at 2 threads per call (as the user may have set it), minires at 2 threads; both put back after.
+    With BLAS at 1 already, a limit to 1 would show nothing: such tests skip."""
+    limit = ThreadpoolController().limit(limits=2, user_api="blas")
+    try:
+        before = blas_threads()
+        if not before or set(before.values()) == {1}:
+            pytest.skip(f"BLAS runs one thread here already ({before}): a limit to 1 would not show")
+        num_threads(2)
+        yield before
+    finally:
+        limit.restore_original_limits()
+
+
+def test_blas_runs_one_thread_inside_run_parts_and_gets_its_threads_back(blas_at_two_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
-    num_threads(1)                                   # no splitting: BLAS has its own threads
-    before = blas_threads()
-    num_threads(2)
-    F.conv2d(mr.tensor(random_array((4, 2, 5, 5))), mr.tensor(random_array((2, 2, 3, 3))), padding=1)
-    assert set(blas_threads().values()) == {1}
-    num_threads(1)                                   # and they come back
-    assert blas_threads() == before
+    parts = threads.batch_parts(np.zeros(4))
+    assert len(parts) == 2
+    seen_inside = threads.run_parts(lambda part: blas_threads(), parts)
+    assert all(set(seen.values()) == {1} for seen in seen_inside), seen_inside
+    assert blas_threads() == blas_at_two_threads
+
+
+def test_a_split_convolution_gives_blas_its_threads_back(blas_at_two_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
+    output = fast.conv2d(mr.tensor(random_array((4, 6, 5, 5)), requires_grad=True),
+                         mr.tensor(random_array((2, 6, 3, 3))), padding=1)
+    assert blas_threads() == blas_at_two_threads
+    output.sum().backward()
+    assert blas_threads() == blas_at_two_threads
+
+
+def test_one_blas_thread_limits_inside_the_block_only(blas_at_two_threads):
+    with threads.one_blas_thread():
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == blas_at_two_threads
+
+
+def test_nested_blocks_restore_only_at_the_outermost_exit(blas_at_two_threads, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
+    with threads.one_blas_thread():
+        with threads.one_blas_thread():
+            assert set(blas_threads().values()) == {1}
+        assert set(blas_threads().values()) == {1}, "the inner block gave BLAS its threads back"
+        threads.run_parts(lambda part: None, threads.batch_parts(np.zeros(4)))   # run_parts nests too
+        assert set(blas_threads().values()) == {1}, "run_parts gave BLAS its threads back"
+    assert blas_threads() == blas_at_two_threads
+
+
+def test_an_exception_still_restores(blas_at_two_threads, monkeypatch):
+    with pytest.raises(RuntimeError, match="inside"):
+        with threads.one_blas_thread():
+            raise RuntimeError("inside")
+    assert blas_threads() == blas_at_two_threads
+    monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
+
+    def fails(part):
+        raise RuntimeError(f"part {part.start}")
+    with pytest.raises(RuntimeError, match="part"):
+        threads.run_parts(fails, threads.batch_parts(np.zeros(4)))
+    assert blas_threads() == blas_at_two_threads
+    with threads.one_blas_thread():                       # and the next block limits again
+        assert set(blas_threads().values()) == {1}
+
+
+def test_with_one_minires_thread_blas_keeps_its_threads(blas_at_two_threads, num_threads):
+    """Nothing is split then, so BLAS may use every core itself."""
+    num_threads(1)
+    with threads.one_blas_thread():
+        assert blas_threads() == blas_at_two_threads

@@ -1,23 +1,27 @@
 """The command line's models, their options, and the data each kind takes.
 
-Each model name maps to a builder in minires.models and a family (or kind):
+Each model name maps to a builder in minires.models and a family (or kind). The
+family names are the ones the builders take, so that ``--model residual_v2`` and
+``models.cifar_net("residual_v2", ...)`` name the same net:
 
-    name               builds                              block options it takes
-    plain              cifar_net("plain")                  -
-    resnet             cifar_net("residual")               shortcut, zero_init_last_bn
-    resnet-v2          cifar_net("residual_v2")            shortcut, zero_init_last_bn
-    highway            cifar_net("highway")                gate, gate_bias, post_activation,
-                                                           width_factor, shortcut
-    van                cifar_net("van")                    shortcut
-    scaled-resnet      cifar_net("scaled_residual")        variant, gate_bias, dropout_p, shortcut
-    simplified-plain   simplified_net("plain")             init
-    simplified-resnet  simplified_net("residual")          init
-    mlp-plain ...      mlp_net("plain"), ("residual"),     gate_bias (highway)
-                       ("highway"), ("van")
+    name                  builds                              block options it takes
+    plain                 cifar_net("plain")                  -
+    residual              cifar_net("residual")               shortcut, zero_init_last_bn
+    residual_v2           cifar_net("residual_v2")            shortcut, zero_init_last_bn
+    highway               cifar_net("highway")                gate, gate_bias, post_activation,
+                                                              width_factor, shortcut
+    van                   cifar_net("van")                    shortcut
+    scaled_residual       cifar_net("scaled_residual")        variant, gate_bias, dropout_p, shortcut
+    simplified-plain      simplified_net("plain")             init
+    simplified-residual   simplified_net("residual")          init
+    mlp-plain ...         mlp_net("plain"), ("residual"),     gate_bias (highway)
+                          ("highway"), ("van")
 
 A block option given to a model that does not take it is an error, not silently
 ignored: a study that meant to change the gate bias must not run without it.
 """
+
+import argparse
 
 from minires import models
 from minires.cli.errors import CommandError
@@ -25,19 +29,33 @@ from minires.data import MNIST, FashionMNIST, transforms
 
 MODELS = {
     "plain": ("cifar", "plain", ()),
-    "resnet": ("cifar", "residual", ("shortcut", "zero_init_last_bn")),
-    "resnet-v2": ("cifar", "residual_v2", ("shortcut", "zero_init_last_bn")),
+    "residual": ("cifar", "residual", ("shortcut", "zero_init_last_bn")),
+    "residual_v2": ("cifar", "residual_v2", ("shortcut", "zero_init_last_bn")),
     "highway": ("cifar", "highway", ("gate", "gate_bias", "post_activation", "width_factor", "shortcut")),
     "van": ("cifar", "van", ("shortcut",)),
-    "scaled-resnet": ("cifar", "scaled_residual", ("variant", "gate_bias", "dropout_p", "shortcut")),
+    "scaled_residual": ("cifar", "scaled_residual", ("variant", "gate_bias", "dropout_p", "shortcut")),
     "simplified-plain": ("simplified", "plain", ("init",)),
-    "simplified-resnet": ("simplified", "residual", ("init",)),
+    "simplified-residual": ("simplified", "residual", ("init",)),
     "mlp-plain": ("mlp", "plain", ()),
-    "mlp-resnet": ("mlp", "residual", ()),
+    "mlp-residual": ("mlp", "residual", ()),
     "mlp-highway": ("mlp", "highway", ("gate_bias",)),
     "mlp-van": ("mlp", "van", ()),
 }
 MODEL_NAMES = tuple(MODELS)
+# The names minires 0.1 gave some models on the command line: refused with the new
+# name, except in the config.json of a run made then, which resumes under the new one.
+RENAMED_MODELS = {"resnet": "residual", "resnet-v2": "residual_v2", "scaled-resnet": "scaled_residual",
+                  "simplified-resnet": "simplified-residual", "mlp-resnet": "mlp-residual"}
+
+
+def model_name(text):
+    """argparse's type for --model: a name of MODELS, with a hint for a renamed one."""
+    if text in RENAMED_MODELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is now called {RENAMED_MODELS[text]!r}, the family name minires.models takes")
+    if text not in MODELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a model; choose from {', '.join(MODEL_NAMES)}")
+    return text
 BLOCK_OPTIONS = ("shortcut", "zero_init_last_bn", "gate", "gate_bias", "post_activation",
                  "width_factor", "variant", "dropout_p", "init")
 MNIST_DATA = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
@@ -81,18 +99,20 @@ def build_model(settings, num_classes, image_shape):
     builder, family, _ = MODELS[settings["model"]]
     options = block_options(settings)
     width = {} if settings["width"] is None else {"width": settings["width"]}
+    fast = settings["fast"]
     channels, height, width_pixels = image_shape
     try:
         if builder == "cifar":
             if channels != 3:
                 raise CommandError(f"--model {settings['model']} takes RGB images; this data has "
                                    f"{channels} channel(s): use an mlp-* model")
-            return models.cifar_net(family, settings["depth"], num_classes=num_classes, **width, **options)
+            return models.cifar_net(family, settings["depth"], num_classes=num_classes, fast=fast,
+                                    **width, **options)
         if builder == "simplified":
             return models.simplified_net(family, settings["depth"], num_classes=num_classes,
-                                         initialization=options.get("init"), **width)
+                                         initialization=options.get("init"), fast=fast, **width)
         return models.mlp_net(family, settings["depth"], in_features=channels * height * width_pixels,
-                              num_classes=num_classes, **width, **options)
+                              num_classes=num_classes, fast=fast, **width, **options)
     except (ValueError, TypeError) as error:
         raise CommandError(f"--model {settings['model']} --depth {settings['depth']}: {error}") from None
 

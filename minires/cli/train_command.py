@@ -4,6 +4,10 @@ With no arguments it is the README's main job: a ResNet-8 on the CIFAR-10 sample
 ships with minires, a few minutes on a laptop CPU. Every setting has a flag; the
 models, their options and the data they take are in models_table.py.
 
+The command owns its process, so it asks the C allocator to keep freed memory for
+reuse (minires.fast.keep_freed_memory: fewer page faults per step), which minires as a
+library never does.
+
 Resuming (``--resume --out RUN``) reads the run's config.json and checkpoint.npz and
 continues where the last finished epoch left off; the result equals an uninterrupted
 run's, bit for bit on the CPU. Only --epochs (to train further), --device and
@@ -14,7 +18,7 @@ import datetime
 import os
 import sys
 
-from minires import backend, optim
+from minires import backend, fast, optim
 from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.cli.info_command import installed_versions
@@ -24,12 +28,12 @@ from minires.train import fit, restore_training_state, training_state
 
 # The main job's settings: what `minires train` with no arguments does.
 DEFAULTS = {
-    "model": "resnet", "depth": 8, "width": None, "data": "sample", "download": False,
+    "model": "residual", "depth": 8, "width": None, "data": "sample", "download": False,
     "train_subset": None, "test_subset": None, "augment": True,
     "epochs": 6, "batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
     "weight_decay": 5e-4, "nesterov": False, "schedule": "cosine", "milestones": None,
     "gamma": 0.1, "warmup_epochs": 0, "max_grad_norm": None, "multiplier_lr_fraction": 0.1,
-    "seed": 0, "device": "auto",
+    "seed": 0, "device": "auto", "fast": True,
     **{option: None for option in models_table.BLOCK_OPTIONS},
 }
 # Settings that may change when a run is resumed; every other one must match.
@@ -51,7 +55,8 @@ def add_parser(commands):
     parser = commands.add_parser("train", help="train a net and write a run folder",
                                  description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--model", choices=models_table.MODEL_NAMES, help="the family (default: resnet)")
+    add("--model", type=models_table.model_name, metavar="MODEL",
+        help=f"the family: {', '.join(models_table.MODEL_NAMES)} (default: residual)")
     add("--depth", type=_positive_int, help="layers with weights; 6n+2 for the CIFAR nets (default: 8)")
     add("--width", type=_positive_int, help="channels of the first stage, or units of an MLP")
     add("--data", help="sample (bundled, default), cifar10 (the official archive in the cache), "
@@ -79,6 +84,9 @@ def add_parser(commands):
         help="VAN: the Lagrange multipliers' step as a fraction of lr (default: 0.1, the paper's CIFAR value)")
     add("--seed", type=int, help="default: 0")
     add("--device", help="auto (CUDA when usable, default), cpu or cuda")
+    add("--reference-kernels", dest="fast", action="store_false", default=None,
+        help="compute with the reference ops of minires.functional instead of minires.fast's "
+             "kernels: the same values, several times slower on the CPU")
     models_table.add_block_option_arguments(parser)
     add("--out", help="the run folder (default: runs/<model><depth>-<data>-<time>)")
     add("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -97,14 +105,22 @@ def resolve_settings(arguments, saved=None) -> dict:
     given = given_settings(arguments)
     if saved is None:
         return {**DEFAULTS, **given}
+    saved = {**DEFAULTS, **saved}                 # a run of minires 0.1 has no "fast": it ran them
+    saved["model"] = models_table.RENAMED_MODELS.get(saved["model"], saved["model"])
     conflicts = {name: (saved.get(name), value) for name, value in given.items()
                  if name not in RESUMABLE_CHANGES and saved.get(name) != value}
     if conflicts:
-        described = ", ".join(f"--{name.replace('_', '-')} {new} (the run has {old})"
-                              for name, (old, new) in conflicts.items())
+        described = ", ".join(_described_change(name, old, new) for name, (old, new) in conflicts.items())
         raise CommandError(f"cannot resume {arguments.out} with different settings: {described}; "
                            "resume with the run's own settings, or start a new run with another --out")
     return {**DEFAULTS, **{name: saved[name] for name in DEFAULTS if name in saved}, **given}
+
+
+def _described_change(name, old, new) -> str:
+    """"--lr 0.5 (the run has 0.1)", as the user would have typed the option."""
+    if name == "fast":
+        return "--reference-kernels (the run used the fast kernels)"
+    return f"--{name.replace('_', '-')} {new} (the run has {old})"
 
 
 def choose_subset(dataset, size, seed, which):
@@ -177,6 +193,8 @@ def run(arguments):
 
     backend.set_device(settings["device"])
     device = backend.get_device()
+    if device == "cpu":
+        fast.keep_freed_memory()          # this process is the command's own: see the module docstring
     backend.manual_seed(settings["seed"])
     train_loader, test_loader = build_data(settings, device)
     image_shape = test_loader.dataset.batch([0])[0].shape[1:]      # (C, H, W); the test transform draws nothing
@@ -205,8 +223,9 @@ def run(arguments):
         "train_images": len(train_loader.dataset), "test_images": len(test_loader.dataset),
     })
     title = f"{settings['model']}-{settings['depth']} on {settings['data']}"
+    kernels = "minires.fast's kernels" if settings["fast"] else "the reference ops (--reference-kernels)"
     print(f"{title}: {model.num_parameters():,} parameters, {len(train_loader.dataset)} training and "
-          f"{len(test_loader.dataset)} test images, {device}; writing to {out}")
+          f"{len(test_loader.dataset)} test images, {device}, {kernels}; writing to {out}")
 
     def on_epoch_end(record, history):
         run_directory.save_checkpoint(training_state(model, optimizer, scheduler, van, train_loader, history))

@@ -20,7 +20,6 @@ import tarfile
 import urllib.request
 import zlib
 
-from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
 
 class DatasetError(Exception):
@@ -85,6 +84,7 @@ def download(urls, path, expected_md5):
 
 def _fetch(url, file, expected_md5):
     """Copies the bytes at ``url`` into ``file`` under a tqdm bar, then checks their md5."""
+    from tqdm import tqdm     # on first use, not when minires is imported (text bars: tqdm.auto needs ipywidgets)
     digest = hashlib.md5()
     with urllib.request.urlopen(url, timeout=60) as response:
         total = int(response.headers.get("Content-Length") or 0) or None

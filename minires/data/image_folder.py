@@ -15,8 +15,6 @@ import io
 import os
 
 import numpy
-from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
 
 from minires.data.archive import ARCHIVE_ERRORS, DatasetError, cache_directory, damaged_archive, file_digest
 from minires.data.archive import open_tar, write_atomically
@@ -27,6 +25,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 def _decode(name, raw: bytes):
     """One image file's bytes -> uint8 (H, W, 3), decoded by Pillow and converted to RGB."""
+    from PIL import Image, UnidentifiedImageError     # imported on first use: import minires loads no Pillow
     try:
         with Image.open(io.BytesIO(raw)) as image:
             return numpy.asarray(image.convert("RGB"), dtype=numpy.uint8)
@@ -103,6 +102,7 @@ def _stack(source, entries):
     first_name = entries[0][1]
     first = _decode(first_name, entries[0][2])
     images = numpy.empty((len(entries),) + first.shape, dtype=numpy.uint8)        # (N, H, W, 3)
+    from tqdm import tqdm     # on first use, not when minires is imported (text bars: tqdm.auto needs ipywidgets)
     for index, (_, name, raw) in enumerate(tqdm(entries, desc=f"decoding {os.path.basename(source)}",
                                                 unit="image", leave=False)):
         image = first if index == 0 else _decode(name, raw)

@@ -1,7 +1,10 @@
 """Every differentiable op of minires, imported as ``F`` (``import minires.functional as F``).
 
-One topic per file, each op a Function with forward and backward side by side and
-a lower-case wrapper below it:
+These are the reference ops: each forward and backward written as the lessons derive
+them, and nothing else (no threads, no memory-layout tricks). Three of them have a fast
+kernel beside them in :mod:`minires.fast` (conv2d, batch_norm, relu), tested equal to
+them; ``F.*`` always means the reference. One topic per file, each op a Function with
+forward and backward side by side and a lower-case wrapper below it:
 
 - arith: add, sub, mul, div, neg, pow, maximum, where
 - elementwise: exp, log, sqrt
@@ -11,8 +14,7 @@ a lower-case wrapper below it:
 - shape: reshape, flatten, transpose, permute, broadcast_to
 - indexing: getitem, concatenate (cat), pad
 - transfer: to_device, cast
-- conv_taps: conv2d (channels-last, one matrix product per kernel tap: the default)
-- conv: conv2d_im2col (im2col and one matrix product: the readable reference)
+- conv: conv2d (im2col and one matrix product, col2im for its backward)
 - norm: batch_norm
 - pool: max_pool2d, avg_pool2d, global_avg_pool2d
 - linear: linear
@@ -22,8 +24,7 @@ a lower-case wrapper below it:
 
 from minires.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from minires.functional.arith import add, div, maximum, mul, neg, pow, sub, where
-from minires.functional.conv import conv2d_im2col
-from minires.functional.conv_taps import conv2d
+from minires.functional.conv import conv2d
 from minires.functional.dropout import dropout
 from minires.functional.elementwise import exp, log, sqrt
 from minires.functional.indexing import cat, concatenate, getitem, pad
@@ -45,6 +46,6 @@ __all__ = [
     "reshape", "flatten", "transpose", "permute", "broadcast_to",
     "getitem", "concatenate", "cat", "pad",
     "to_device", "cast",
-    "conv2d", "conv2d_im2col", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
     "linear", "dropout", "cross_entropy",
 ]

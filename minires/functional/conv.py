@@ -1,9 +1,9 @@
-"""2-D convolution as im2col followed by one matrix product: the readable reference.
+"""2-D convolution as im2col followed by one matrix product.
 
-This is the version lesson 2 derives and the answer key the fast path is tested
-against (tests/test_conv.py runs both). The convolution the layers use by default,
-:func:`minires.functional.conv2d`, is the channels-last, tap-by-tap version in
-conv_taps.py: the same sums in another order, without the large ``cols`` matrix.
+This is the convolution lesson 2 derives, and ``F.conv2d``. A fast kernel computes
+the same sums in another order (minires/fast/conv_taps.py: channels-last, one
+matrix product per kernel tap, split across the CPU's cores); it is tested equal to
+this one, and ``nn.Conv2d`` uses it unless built with ``fast=False``.
 
 Notation (as in PyTorch and the lessons):
     N batch size, C_in / C_out input / output channels, H, W input height and width,
@@ -55,7 +55,7 @@ def pad_border(xp, x, padding, value=0.0):
     if PH == 0 and PW == 0:
         return x
     N, C, H, W = x.shape
-    x_padded = xp.full_like(x, value, shape=(N, C, H + 2 * PH, W + 2 * PW))   # in x's memory layout
+    x_padded = xp.full((N, C, H + 2 * PH, W + 2 * PW), value, dtype=x.dtype)
     x_padded[:, :, PH:PH + H, PW:PW + W] = x
     return x_padded
 
@@ -141,16 +141,26 @@ class Conv2dIm2col(Function):
         return grad_x, grad_weight
 
 
-def conv2d_im2col(x, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (cross-correlation) by im2col: the reference for :func:`conv2d`.
+def conv2d(x, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
 
-    Same arguments, shapes and results as :func:`minires.functional.conv2d`
-    (torch.nn.functional.conv2d), whose docstring lists them; computed as im2col
-    followed by one matrix product (see the module docstring). It keeps the
-    (C_in * KH * KW, N * OH * OW) ``cols`` matrix for backward: 9 times the input's
-    size for a 3x3 kernel.
+    Computed as im2col followed by one matrix product (see the module docstring). It
+    keeps the (C_in * KH * KW, N * OH * OW) ``cols`` matrix for backward: 9 times the
+    input's size for a 3x3 kernel. Padding is with zeros; ``dilation`` and ``groups``
+    are not supported.
+
+    Args:
+        x: input, (N, C_in, H, W), in any memory layout.
+        weight: kernels, (C_out, C_in, KH, KW).
+        bias: (C_out,) or None.
+        stride: int or (SH, SW), at least 1.
+        padding: int or (PH, PW), zeros added on each side, at least 0.
+
+    Shape:
+        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
+        OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
     """
-    stride, padding = check_conv2d_arguments("conv2d_im2col", x, weight, bias, stride, padding)
+    stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return Conv2dIm2col.apply(*inputs, stride=stride, padding=padding)
 

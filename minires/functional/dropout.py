@@ -1,10 +1,10 @@
 """Dropout: zero each value with probability p while training, and rescale the rest."""
 
 from minires import backend
-from minires.autograd import Function
+from minires.autograd import Function, array_of
 
 
-class Dropout(Function):
+class DropoutMask(Function):
     """y = x * mask / (1 - p), mask[i] = 1 with probability 1 - p, else 0.
 
     "Inverted" dropout: dividing the kept values by 1 - p keeps the expected value
@@ -12,13 +12,13 @@ class Dropout(Function):
     The backward multiplies by the same mask and scale.
     """
 
-    def __init__(self, p):
-        self.p = p
+    def __init__(self, p, generator):
+        self.p, self.generator = p, generator
 
     def forward(self, xp, x):
-        # drawn with xp.random: NumPy's global generator on the CPU, CuPy's on a GPU,
-        # so the mask is made where x lives and never crosses between devices
-        kept = xp.random.random_sample(x.shape) >= self.p
+        # drawn by x's device's own generator (backend.device_generator): the mask is made
+        # where x lives and never crosses between devices
+        kept = self.generator.random(x.shape, dtype=xp.float32) >= self.p
         scaled_mask = kept.astype(x.dtype) * (1.0 / (1.0 - self.p))
         self.save_for_backward(scaled_mask)               # d y / d x = mask / (1 - p)
         return x * scaled_mask
@@ -33,9 +33,9 @@ def dropout(x, p=0.5, training=True):
 
     Each value is zeroed with probability ``p`` and the others are multiplied by
     1 / (1 - p). With ``training=False`` or ``p=0`` the input is returned unchanged.
-    The mask is drawn from the input's backend (``numpy.random`` or ``cupy.random``);
-    seed that backend's generator for a reproducible mask. Unlike PyTorch, p = 1 is
-    refused: it would zero everything and divide by zero.
+    The mask is drawn from minires's generator for the input's device, which
+    ``minires.manual_seed`` seeds (never from NumPy's global generator). Unlike
+    PyTorch, p = 1 is refused: it would zero everything and divide by zero.
 
     Shape:
         any shape -> the same shape
@@ -45,4 +45,5 @@ def dropout(x, p=0.5, training=True):
         raise ValueError(f"dropout: p is the probability of zeroing a value and must be in [0, 1); got {p!r}")
     if not training or p == 0:
         return x
-    return Dropout.apply(x, p=float(p))
+    generator = backend.device_generator(backend.device_of(array_of(x)))
+    return DropoutMask.apply(x, p=float(p), generator=generator)

@@ -1,10 +1,8 @@
 """Selecting and assembling: getitem (x[index]), concatenate, pad."""
 
 from minires import backend
-from minires.autograd import Function
-from minires.functional.layout import memory_order, zeros_in_memory_order
+from minires.autograd import Function, array_of
 from minires.functional.shape_utils import normalize_dim
-from minires.tensor import Tensor
 
 
 def _device_index(xp, index, shape, device):
@@ -19,8 +17,7 @@ def _device_index(xp, index, shape, device):
     items = list(index) if isinstance(index, tuple) else [index]
     has_arrays = False
     for position, item in enumerate(items):
-        if isinstance(item, Tensor):
-            item = item.data
+        item = array_of(item)
         if isinstance(item, list):
             item = xp.asarray(item)
         if backend.is_array(item):
@@ -73,15 +70,16 @@ class GetItem(Function):
 
     def forward(self, xp, x):
         self.index, self.has_arrays = _device_index(xp, self.index, x.shape, backend.device_of(x))
-        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
+        self.input_shape = tuple(x.shape)
         try:
             return x[self.index]
         except IndexError as error:
             raise IndexError(f"getitem: invalid index for a tensor of shape {tuple(x.shape)}: {error}") from None
 
     def backward(self, grad_output):
-        # zeros laid out like x (channels-last stays channels-last: see layout.py)
-        grad = zeros_in_memory_order(self.xp, self.input_shape, self.input_order, grad_output.dtype)
+        # zeros of x's shape, laid out in memory like the incoming gradient when they have
+        # as many dimensions (zeros_like's order "K"), so that a channels-last gradient stays so
+        grad = self.xp.zeros_like(grad_output, shape=self.input_shape)
         if self.has_arrays:
             self.xp.add.at(grad, self.index, grad_output)   # repeated indices add up
         else:

@@ -1,10 +1,9 @@
 """Cross-entropy: the loss of a classifier with integer class targets."""
 
 from minires import backend
-from minires.autograd import Function
+from minires.autograd import Function, array_of
 from minires.functional.activation import stable_log_softmax
 from minires.functional.shape_utils import shape_of
-from minires.tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -76,15 +75,14 @@ def cross_entropy(logits, target, reduction="mean"):
     N, C = logits_shape
     if N == 0 and reduction == "mean":
         raise ValueError("cross_entropy: the mean over an empty batch (logits (0, C)) is undefined")
-    device = logits.device if isinstance(logits, Tensor) else backend.device_of(logits)
+    device = backend.device_of(array_of(logits))
     target = _checked_target(target, N, C, device)
     return CrossEntropy.apply(logits, target=target, reduction=reduction)
 
 
 def _checked_target(target, N, C, device):
     """The targets as an integer array on ``device``, after checking shape, dtype and range."""
-    if isinstance(target, Tensor):
-        target = target.data
+    target = array_of(target)
     if isinstance(target, list):             # [] would be float32, as in torch.tensor([])
         target = backend.host_array(target, dtype=None if target else backend.int64)
     if not backend.is_array(target):

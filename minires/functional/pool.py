@@ -2,64 +2,65 @@
 
 A pool slides a KH x KW window over each channel of an (N, C, H, W) input, with
 stride (SH, SW), and keeps one number per window: the largest (max pooling) or the
-mean (average pooling). As in conv.py, the windows are visited one kernel tap (i, j)
-at a time: tap (i, j) sees a strided (N, C, OH, OW) slice of the padded input, so
-the only Python loops run over the KH * KW taps.
+mean (average pooling).
 
     OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
+
+The windows are a view of the padded input, (N, C, OH, OW, KH, KW), made without
+copying anything (backend.sliding_windows): window (oh, ow) is
+x_padded[:, :, oh * SH : oh * SH + KH, ow * SW : ow * SW + KW]. The forward pass is one
+reduction over the last two axes. The backward pass visits the KH * KW kernel taps:
+tap (i, j) of every window is one strided (N, C, OH, OW) slice of the padded input
+(conv.tap_slice), so each tap's share of the gradient is added into one slice. Windows
+overlap when the stride is smaller than the kernel: a pixel seen by several windows
+collects the gradient of each.
 
 ``ceil_mode`` and ``dilation`` are not supported (PyTorch's defaults, off, hold).
 """
 
+from minires import backend
 from minires.autograd import Function
 from minires.functional.conv import output_size, pad_border, tap_slice
-from minires.functional.layout import memory_order, zeros_in_memory_order
+from minires.functional.reduce import mean
 from minires.functional.shape_utils import pair, shape_of
 
 
-class MaxPool2d(Function):
+class MaxPool2dWindows(Function):
     """Largest value per window; the padding counts as -inf, so it is never picked.
 
     Backward sends each window's gradient to the one input it picked. When several
-    values tie, the first in row-major order is picked, as in PyTorch.
+    values tie, the first in row-major order is picked, as in PyTorch; a NaN is
+    always picked (it propagates, as in PyTorch).
     """
 
     def __init__(self, kernel_size, stride, padding):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, xp, x):
+        N, C = x.shape[:2]
         KH, KW = self.kernel_size
-        out_size = output_size("max_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
+        OH, OW = output_size("max_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
         x_padded = pad_border(xp, x, self.padding, value=-xp.inf)
-        largest, picked_tap = None, None                  # (N, C, OH, OW) each
-        for tap in range(KH * KW):
-            seen_by_tap = x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]
-            if largest is None:
-                largest = seen_by_tap.copy(order="K")                 # "K": x's memory layout
-                picked_tap = xp.zeros_like(largest, dtype=xp.int32)
-                continue
-            # strictly larger keeps the first maximum; NaN wins, as in PyTorch
-            better = (seen_by_tap > largest) | xp.isnan(seen_by_tap)
-            largest = xp.where(better, seen_by_tap, largest)
-            picked_tap = xp.where(better, tap, picked_tap)
-        self.save_for_backward(picked_tap)                # which tap won each window
-        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
-        return largest
+        windows = backend.sliding_windows(x_padded, self.kernel_size, self.stride)   # (N, C, OH, OW, KH, KW)
+        windows = windows.reshape(N, C, OH, OW, KH * KW)                # a copy: one row per window
+        # the tap that wins each window: its first maximum (argmax counts a NaN as the maximum)
+        self.save_for_backward(windows.argmax(axis=4))                  # (N, C, OH, OW)
+        self.input_shape = tuple(x.shape)
+        return windows.max(axis=4)                                      # (N, C, OH, OW)
 
     def backward(self, grad_output):
         (picked_tap,) = self.saved
         xp = self.xp
         N, C, H, W = self.input_shape
         (KH, KW), (PH, PW) = self.kernel_size, self.padding
-        grad_padded = zeros_in_memory_order(xp, (N, C, H + 2 * PH, W + 2 * PW), self.input_order,
-                                            grad_output.dtype)              # laid out like x
+        grad_padded = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_output.dtype)
         for tap in range(KH * KW):
             index = tap_slice(tap // KW, tap % KW, self.stride, grad_output.shape[2:])
             grad_padded[index] += xp.where(picked_tap == tap, grad_output, 0.0)
         return (grad_padded[:, :, PH:PH + H, PW:PW + W],)
 
 
-class AvgPool2d(Function):
+class AvgPool2dWindows(Function):
     """Mean per window; zero padding counts in the divisor KH * KW (PyTorch's default
     count_include_pad=True). Backward spreads each window's gradient evenly over it."""
 
@@ -67,22 +68,18 @@ class AvgPool2d(Function):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, xp, x):
-        KH, KW = self.kernel_size
-        out_size = output_size("avg_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
+        output_size("avg_pool2d", x.shape, self.kernel_size, self.stride, self.padding)
         x_padded = pad_border(xp, x, self.padding)
-        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
-        total = zeros_in_memory_order(xp, x.shape[:2] + out_size, self.input_order, x.dtype)   # (N, C, OH, OW)
-        for tap in range(KH * KW):
-            total += x_padded[tap_slice(tap // KW, tap % KW, self.stride, out_size)]
-        return total / (KH * KW)
+        windows = backend.sliding_windows(x_padded, self.kernel_size, self.stride)   # (N, C, OH, OW, KH, KW)
+        self.input_shape = tuple(x.shape)
+        return windows.mean(axis=(4, 5))                                # (N, C, OH, OW)
 
     def backward(self, grad_output):
         xp = self.xp
         N, C, H, W = self.input_shape
         (KH, KW), (PH, PW) = self.kernel_size, self.padding
-        share = grad_output / (KH * KW)                               # (N, C, OH, OW)
-        grad_padded = zeros_in_memory_order(xp, (N, C, H + 2 * PH, W + 2 * PW), self.input_order,
-                                            grad_output.dtype)              # laid out like x
+        share = grad_output / (KH * KW)                                 # (N, C, OH, OW)
+        grad_padded = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=grad_output.dtype)
         for tap in range(KH * KW):
             grad_padded[tap_slice(tap // KW, tap % KW, self.stride, grad_output.shape[2:])] += share
         return (grad_padded[:, :, PH:PH + H, PW:PW + W],)
@@ -116,7 +113,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
         (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * PH - KH) // SH + 1
     """
     kernel_size, stride, padding = _pool_arguments("max_pool2d", x, kernel_size, stride, padding)
-    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
+    return MaxPool2dWindows.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
@@ -132,37 +129,18 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         (N, C, H, W) -> (N, C, OH, OW), OH = (H + 2 * PH - KH) // SH + 1
     """
     kernel_size, stride, padding = _pool_arguments("avg_pool2d", x, kernel_size, stride, padding)
-    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
-
-
-class GlobalAvgPool2d(Function):
-    """Mean over each whole channel: (N, C, H, W) -> (N, C).
-
-    Backward spreads each gradient evenly over its channel's H * W inputs, into an
-    array laid out like the input (see layout.py): a channels-last gradient meeting
-    channels-last arrays downstream keeps NumPy's element-wise loops fast.
-    """
-
-    def forward(self, xp, x):
-        self.input_shape, self.input_order = tuple(x.shape), memory_order(x)
-        return x.mean(axis=(2, 3))                                    # (N, C)
-
-    def backward(self, grad_output):
-        H, W = self.input_shape[2:]
-        grad_x = zeros_in_memory_order(self.xp, self.input_shape, self.input_order, grad_output.dtype)
-        grad_x[...] = (grad_output / (H * W)).reshape(grad_output.shape + (1, 1))   # (N, C, 1, 1) spread
-        return (grad_x,)
+    return AvgPool2dWindows.apply(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def global_avg_pool2d(x):
     """Mean over each whole channel: the pooling before a ResNet's final linear layer.
 
-    The same values as x.mean(dim=(2, 3)); a Function of its own so that its gradient
-    keeps the input's memory layout. PyTorch spells it adaptive_avg_pool2d(x, 1).flatten(1).
+    x.mean(dim=(2, 3)), whose backward spreads each gradient evenly over its channel's
+    H * W inputs. PyTorch spells it adaptive_avg_pool2d(x, 1).flatten(1).
 
     Shape:
         (N, C, H, W) -> (N, C)
     """
     if len(shape_of(x)) != 4:
         raise ValueError(f"global_avg_pool2d: expected a 4-D input (N, C, H, W); got shape {shape_of(x)}")
-    return GlobalAvgPool2d.apply(x)
+    return mean(x, dim=(2, 3))

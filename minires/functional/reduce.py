@@ -10,7 +10,6 @@ import math
 
 from minires.autograd import Function
 from minires.functional.shape_utils import normalize_dim, resolve_reduction_dims
-from minires.tensor import Tensor
 
 
 def _kept_shape(shape, dims):
@@ -70,6 +69,25 @@ class Max(Function):
         return (self.xp.where(is_max, share, 0.0),)
 
 
+class ArgMax(Function):
+    """Indices of the largest values along ``axis`` (None: of the flattened input).
+
+    Integer indices have no gradient: Function.apply records no graph for a
+    non-floating output, so this op needs no backward.
+    """
+
+    def __init__(self, axis, keepdim):
+        self.axis, self.keepdim = axis, keepdim
+
+    def forward(self, xp, x):
+        if self.axis is None:
+            return x.argmax()
+        indices = x.argmax(axis=self.axis)
+        if self.keepdim:
+            indices = indices.reshape(_kept_shape(x.shape, (self.axis,)))
+        return indices
+
+
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """Sum over ``dim`` (an int, a tuple of ints, or None for all)."""
     dims, keepdim = resolve_reduction_dims("sum", x.ndim, x.shape, dim, keepdim, axis, keepdims)
@@ -95,11 +113,5 @@ def max(x, dim=None, keepdim=False, *, axis=None, keepdims=None):
 def argmax(x, dim=None, keepdim=False):
     """Indices of the maximum along ``dim`` (of the flattened tensor when None); int64,
     outside the graph."""
-    data = x.data if isinstance(x, Tensor) else x
-    if dim is None:
-        return Tensor(data.argmax())
-    axis = normalize_dim("argmax", dim, data.ndim, data.shape)
-    indices = data.argmax(axis=axis)
-    if keepdim:
-        indices = indices.reshape(_kept_shape(data.shape, (axis,)))
-    return Tensor(indices)
+    axis = None if dim is None else normalize_dim("argmax", dim, x.ndim, x.shape)
+    return ArgMax.apply(x, axis=axis, keepdim=keepdim)

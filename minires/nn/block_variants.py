@@ -9,7 +9,7 @@
 """
 
 from minires import functional as F
-from minires.nn import init
+from minires.nn import init, kernels
 from minires.nn.blocks import ResidualBranch
 from minires.nn.layers import Conv2d
 from minires.nn.module import Module, Parameter, filled_array
@@ -73,13 +73,13 @@ class ScaledResidualBlock(Module):
         branch = self.branch(x)                        # F(x)
         carried = self.shortcut(x)                     # x, or its option-A/B/1x1 shortcut
         if self.variant in ("learned", "constant"):
-            return F.relu(self.residual_scale * branch + self.shortcut_scale * carried)
+            return kernels.relu(self.residual_scale * branch + self.shortcut_scale * carried, self.fast)
         if self.variant == "shortcut_gating":
             gate = F.sigmoid(self.gate(x))             # g(x), in (0, 1)
-            return F.relu(branch + (1.0 - gate) * carried)
+            return kernels.relu(branch + (1.0 - gate) * carried, self.fast)
         if self.variant == "dropout":
-            return F.relu(branch + F.dropout(carried, self.dropout_p, training=self.training))
-        return F.relu(branch + carried)                # conv1x1
+            return kernels.relu(branch + F.dropout(carried, self.dropout_p, training=self.training), self.fast)
+        return kernels.relu(branch + carried, self.fast)                # conv1x1
 
     def extra_repr(self):
         return f"variant={self.variant!r}"
@@ -112,7 +112,7 @@ class SimplifiedBlock(Module):
 
     def forward(self, x):
         y = self.conv(x)
-        return F.relu(y + x if self.residual else y)
+        return kernels.relu(y + x if self.residual else y, self.fast)
 
     def extra_repr(self):
         return f"residual={self.residual}"

@@ -18,7 +18,7 @@ autograd derives every backward, including the one through the identity path.
 """
 
 from minires import functional as F
-from minires.nn import init
+from minires.nn import init, kernels
 from minires.nn.layers import BatchNorm2d, Conv2d
 from minires.nn.module import Module, Parameter, filled_array
 from minires.nn.shortcuts import conv3x3, make_shortcut
@@ -49,7 +49,7 @@ class ResidualBranch(Module):
         self.bn2 = BatchNorm2d(out_channels)
 
     def forward(self, x):
-        return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return self.bn2(self.conv2(kernels.relu(self.bn1(self.conv1(x)), self.fast)))
 
 
 class PlainBlock(Module):
@@ -67,7 +67,7 @@ class PlainBlock(Module):
         self.branch = ResidualBranch(in_channels, out_channels, stride)
 
     def forward(self, x):
-        return F.relu(self.branch(x))
+        return kernels.relu(self.branch(x), self.fast)
 
 
 class ResidualBlock(Module):
@@ -116,10 +116,10 @@ class ResidualBlock(Module):
 
     def forward(self, x):
         if self.preact:
-            activated = F.relu(self.bn1(x))
-            branch = self.conv2(F.relu(self.bn2(self.conv1(activated))))
+            activated = kernels.relu(self.bn1(x), self.fast)
+            branch = self.conv2(kernels.relu(self.bn2(self.conv1(activated)), self.fast))
             return branch + self.shortcut(activated if self.changes_shape else x)
-        return F.relu(self.branch(x) + self.shortcut(x))
+        return kernels.relu(self.branch(x) + self.shortcut(x), self.fast)
 
     def extra_repr(self):
         return "preact=True" if self.preact else ""
@@ -174,7 +174,7 @@ class HighwayBlock(Module):
         transform_gate = F.sigmoid(self.transform_gate(x))                 # T(x), in (0, 1)
         carried = self.carry(x)
         y = self.transform(x) * transform_gate + carried * (1.0 - transform_gate)
-        return F.relu(y) if self.post_activation else y
+        return kernels.relu(y, self.fast) if self.post_activation else y
 
     def extra_repr(self):
         return f"gate={self.gate!r}, post_activation={self.post_activation}"
@@ -213,4 +213,4 @@ class VANBlock(Module):
 
     def forward(self, x):
         skip_weight = per_channel(1.0 - self.alpha)                          # (1, C, 1, 1)
-        return F.relu(self.branch(x) + skip_weight * self.shortcut(x))
+        return kernels.relu(self.branch(x) + skip_weight * self.shortcut(x), self.fast)

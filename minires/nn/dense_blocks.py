@@ -16,7 +16,7 @@ highway gate's at ``gate_bias``).
 """
 
 from minires import functional as F
-from minires.nn import init
+from minires.nn import init, kernels
 from minires.nn.layers import Linear
 from minires.nn.module import Module, Parameter, filled_array
 from minires.tensor import Tensor
@@ -44,7 +44,7 @@ class DensePlainBlock(Module):
         self.linear = dense_layer(width, width)
 
     def forward(self, x):
-        return F.relu(self.linear(x))
+        return kernels.relu(self.linear(x), self.fast)
 
 
 class DenseResidualBlock(Module):
@@ -60,7 +60,7 @@ class DenseResidualBlock(Module):
         self.linear = dense_layer(width, width)
 
     def forward(self, x):
-        return F.relu(self.linear(x) + x)
+        return kernels.relu(self.linear(x) + x, self.fast)
 
 
 class DenseHighwayBlock(Module):
@@ -80,7 +80,7 @@ class DenseHighwayBlock(Module):
 
     def forward(self, x):
         transform_gate = F.sigmoid(self.transform_gate(x))
-        return F.relu(self.transform(x)) * transform_gate + x * (1.0 - transform_gate)
+        return kernels.relu(self.transform(x), self.fast) * transform_gate + x * (1.0 - transform_gate)
 
 
 class DenseVANBlock(Module):
@@ -102,4 +102,4 @@ class DenseVANBlock(Module):
         self.register_buffer("lagrange_multiplier", Tensor(filled_array((width,), -1.0)))   # λ
 
     def forward(self, x):
-        return F.relu(self.linear(x) + (1.0 - self.alpha) * x)
+        return kernels.relu(self.linear(x) + (1.0 - self.alpha) * x, self.fast)

@@ -11,7 +11,7 @@ import math
 from minires import backend
 from minires import functional as F
 from minires.functional.shape_utils import pair
-from minires.nn import init
+from minires.nn import init, kernels
 from minires.nn.module import Module, Parameter, filled_array
 from minires.tensor import Tensor
 
@@ -28,6 +28,8 @@ class Conv2d(Module):
         in_channels, out_channels: C_in and C_out.
         kernel_size, stride, padding: an int or an (H, W) pair.
         bias: learn a (C_out,) bias. Leave it out before batch norm, whose beta does its job.
+        fast: compute with minires.fast's conv2d (True) or F.conv2d, the im2col
+            reference (False): the same values (see minires/nn/kernels.py).
 
     Attributes:
         weight: (C_out, C_in, KH, KW), initialised as PyTorch does:
@@ -39,8 +41,9 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, fast=True):
         super().__init__()
+        self.fast = fast
         _check_size("Conv2d", "in_channels", in_channels)
         _check_size("Conv2d", "out_channels", out_channels)
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -60,7 +63,7 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return kernels.conv2d(x, self.weight, self.bias, self.stride, self.padding, fast=self.fast)
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -112,6 +115,7 @@ class _BatchNorm(Module):
             ``affine=False``.
         running_mean, running_var: (C,) buffers (0 and 1 at first), updated in place
             during training with ``momentum``; None when ``track_running_stats=False``.
+        fast: compute with minires.fast's batch norm (True) or F.batch_norm (False).
         num_batches_tracked: a 0-d int64 buffer counting training batches, kept for
             state dicts with PyTorch's names (PyTorch uses it only for momentum=None,
             which minires does not support).
@@ -121,8 +125,9 @@ class _BatchNorm(Module):
     expected_shape = ""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, fast=True):
         super().__init__()
+        self.fast = fast
         _check_size(type(self).__name__, "num_features", num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -149,8 +154,8 @@ class _BatchNorm(Module):
             self.num_batches_tracked.data += 1
         # Batch statistics in training, and always when no running statistics are kept.
         use_batch_stats = self.training or not self.track_running_stats
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch_stats, momentum=self.momentum, eps=self.eps)
+        return kernels.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                  use_batch_stats, self.momentum, self.eps, fast=self.fast)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -56,10 +56,16 @@ class Module:
     ``training`` is True after construction; ``train()`` and ``eval()`` set it on the
     module and every sub-module. Layers that behave differently in training (batch
     norm, dropout) pass ``training=self.training`` to their op: there is no global mode.
+
+    ``fast`` is True after construction too; ``use_fast_kernels(False)`` sets it on the
+    module and every sub-module. Modules that compute conv2d, batch_norm or relu use the
+    fast kernels of minires.fast when it is True and the reference ops of
+    minires.functional when it is False (minires/nn/kernels.py); the values are the same.
     """
 
     def __init__(self):
         self.training = True
+        self.fast = True
         self._buffer_names = []
 
     def forward(self, *inputs):
@@ -163,6 +169,13 @@ class Module:
     def eval(self):
         """Sets evaluation mode (batch norm uses running statistics, dropout is off)."""
         return self.train(False)
+
+    def use_fast_kernels(self, fast=True):
+        """Computes with minires.fast's kernels (True) or the references of F (False),
+        in this module and every sub-module; returns self. See minires/nn/kernels.py."""
+        for module in self.modules():
+            module.fast = bool(fast)
+        return self
 
     def zero_grad(self):
         """Forgets every parameter's gradient (sets .grad to None, PyTorch's default)."""

@@ -6,18 +6,26 @@ repr; its forward is one call to minires.functional. Signatures follow torch.nn.
 
 from minires import backend
 from minires import functional as F
+from minires.nn import kernels
 from minires.nn.module import Module
 
 
 class ReLU(Module):
     """max(x, 0), elementwise, as torch.nn.ReLU (no ``inplace``).
 
+    Args:
+        fast: compute with minires.fast's relu (True) or F.relu (False): the same values.
+
     Shape:
         any shape -> the same shape
     """
 
+    def __init__(self, fast=True):
+        super().__init__()
+        self.fast = fast
+
     def forward(self, x):
-        return F.relu(x)
+        return kernels.relu(x, self.fast)
 
 
 class Sigmoid(Module):

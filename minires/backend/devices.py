@@ -1,26 +1,15 @@
-"""The array backend: which array module (``xp``) holds a tensor's data, and moving
-arrays between devices.
-
-This is the only module of minires that imports NumPy or CuPy. Every op receives
-``xp`` (``numpy`` on the CPU, ``cupy`` on an NVIDIA GPU) and writes the same source
-for both; the rules that keep one source correct on both are:
-
-- create arrays with ``xp``, never ``numpy``, inside ops;
-- never convert implicitly between host and device (CuPy refuses ``numpy.asarray``
-  of a device array; call :func:`to_device` instead);
-- reductions return 0-d arrays on CuPy, so never rely on NumPy scalars;
-- accumulate with ``xp.add.at`` (CuPy has ``.at`` only for add, subtract, maximum
-  and minimum), never ``g[idx] += v``, which drops repeated indices;
-- draw random numbers for initialisation on the host with a NumPy Generator, then
-  move them;
-- use Python floats for constants, so that float32 stays float32.
+"""Devices: which array module (``xp``) holds an array, and moving arrays between devices.
 
 Devices are named by strings: ``"cpu"`` (NumPy), ``"cuda"`` (CuPy), and any name
 registered with :func:`register_device` (the test suite registers ``"strict"``, a
-NumPy-backed stand-in that is as strict as CuPy).
+NumPy-backed stand-in that is as strict as CuPy). Each device has an array module,
+``xp``: every op receives it and calls ``xp.matmul``, ``xp.zeros`` ..., so that one
+source runs on both (see the package docstring for the rules that keep it correct).
 
-CUDA is detected lazily, on first use, and the answer is cached: ``import minires``
-never imports CuPy and never touches a GPU.
+This is the only module of minires that imports CuPy, and it does so lazily: CUDA is
+probed on first use and the answer is cached, so ``import minires`` never imports
+CuPy and never touches a GPU. minires never moves data between devices behind your
+back: arrays of two devices meeting in one op raise :class:`DeviceMismatchError`.
 """
 
 import os
@@ -29,16 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy
-
-# dtypes, exported by minires as mr.float32 and so on (CuPy uses NumPy's dtypes).
-float16 = numpy.dtype("float16")
-float32 = numpy.dtype("float32")
-float64 = numpy.dtype("float64")
-int32 = numpy.dtype("int32")
-int64 = numpy.dtype("int64")
-bool_ = numpy.dtype("bool")
-
-DEFAULT_FLOAT_DTYPE = float32
 
 
 class CudaUnavailableError(RuntimeError):
@@ -124,8 +103,6 @@ def _cuda():
         if cupy is not None:
             _devices["cuda"] = Device("cuda", cupy, cupy.ndarray,
                                       lambda array: array.get(), cupy.asarray)
-            if _seed is not None:
-                cupy.random.seed(_seed % 2**32)   # manual_seed ran before CUDA was first used
     return _cuda_probe
 
 
@@ -282,132 +259,3 @@ def get_device() -> str:
             raise ValueError(f"MINIRES_DEVICE={requested!r} is not a device; use cpu, cuda or auto")
         set_device(requested)
     return _default_device
-
-
-# ----------------------------------------------------------------------------------
-# Creating arrays from Python data
-# ----------------------------------------------------------------------------------
-
-def as_dtype(dtype):
-    """Turns "float32", numpy.float32 or mr.float32 into a NumPy dtype."""
-    try:
-        return numpy.dtype(dtype)
-    except TypeError as error:
-        raise TypeError(f"{dtype!r} is not a dtype; use e.g. minires.float32") from error
-
-
-def is_floating(dtype) -> bool:
-    return numpy.issubdtype(dtype, numpy.floating)
-
-
-def host_array(data, dtype=None):
-    """A fresh NumPy array holding ``data`` (a list, a number or a NumPy array).
-
-    Like ``torch.tensor``: Python floats become float32 (the default dtype), Python
-    ints int64 and bools bool; a NumPy array keeps its dtype unless ``dtype`` is given.
-    """
-    if dtype is not None:
-        return numpy.array(data, dtype=as_dtype(dtype), copy=True)
-    array = numpy.array(data, copy=True)
-    if array.dtype == object or array.dtype.kind in "USV":
-        raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {array.dtype}")
-    if not isinstance(data, (numpy.ndarray, numpy.generic)) and array.dtype == float64:
-        array = array.astype(DEFAULT_FLOAT_DTYPE)
-    return array
-
-
-def scalar_value(value):
-    """A NumPy scalar as the Python number it holds; other values unchanged.
-
-    NumPy scalars are 'strong' in NumPy 2's promotion rules (float32 array *
-    numpy.float64 -> float64); Python numbers are 'weak' and keep float32 float32.
-    """
-    if isinstance(value, numpy.generic):
-        return value.item()
-    return value
-
-
-def ensure_array(value):
-    """A NumPy scalar (what NumPy returns for 0-d results) as a 0-d array; arrays unchanged.
-
-    CuPy always returns arrays; NumPy returns scalars from reductions and from ufuncs
-    on 0-d arrays. Tensors and gradients always hold arrays.
-    """
-    if isinstance(value, numpy.generic):
-        return numpy.asarray(value)
-    return value
-
-
-def array_to_string(array, prefix: str) -> str:
-    """The values of ``array`` formatted as NumPy prints them (a host copy for devices)."""
-    return numpy.array2string(to_numpy(array), separator=", ", prefix=prefix)
-
-
-def host_random_normal(shape, seed, dtype=float64):
-    """Standard normal numbers drawn on the host with a seeded NumPy Generator.
-
-    Random numbers are drawn on the host and then moved (with :func:`to_device`), so
-    that a seed gives the same numbers on every device.
-    """
-    return numpy.random.default_rng(seed).standard_normal(shape).astype(as_dtype(dtype))
-
-
-# ----------------------------------------------------------------------------------
-# Random numbers
-# ----------------------------------------------------------------------------------
-
-_seed = None
-_host_generator = numpy.random.default_rng()
-
-
-def manual_seed(seed: int):
-    """Seeds every random number generator minires uses, as torch.manual_seed.
-
-    - the host NumPy Generator that initialisation draws from (:func:`host_generator`):
-      a model built after ``manual_seed(n)`` has the same weights on every device;
-    - each device's global generator (``xp.random``), which ops such as dropout draw
-      from: NumPy's, and CuPy's once CUDA is in use.
-    """
-    global _seed, _host_generator
-    seed = scalar_value(seed)                      # numpy.int64(3) as 3
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"manual_seed: the seed must be a non-negative int; got {seed!r}")
-    _seed = seed
-    _host_generator = numpy.random.default_rng(seed)
-    for device in _devices.values():
-        device.xp.random.seed(seed % 2**32)   # the legacy global generators take 32 bits
-
-
-def host_generator():
-    """The NumPy Generator on the host that initialisation draws from (see manual_seed)."""
-    return _host_generator
-
-
-def random_state() -> dict:
-    """The state of minires's random generators on the host, for checkpoints.
-
-    Holds the host Generator's state (initialisation, loader seeds) and NumPy's global
-    generator's (dropout on the CPU), as plain numbers and one host array. CuPy's
-    generator is not included: a run resumed on CUDA is reproducible from its seed,
-    but its dropout masks after the resume differ from an uninterrupted run's.
-    """
-    _, keys, position, has_gauss, cached_gaussian = numpy.random.get_state()
-    return {
-        "seed": _seed,
-        "host_generator": _host_generator.bit_generator.state,
-        "numpy_global": {"keys": keys, "position": position, "has_gauss": has_gauss,
-                         "cached_gaussian": cached_gaussian},
-    }
-
-
-def set_random_state(state: dict):
-    """Restores what :func:`random_state` returned, so that a resumed run draws the
-    same numbers an uninterrupted one would have."""
-    global _seed, _host_generator
-    _seed = state["seed"]
-    _host_generator = numpy.random.default_rng()
-    _host_generator.bit_generator.state = state["host_generator"]
-    saved = state["numpy_global"]
-    numpy.random.set_state(("MT19937", numpy.asarray(saved["keys"], dtype=numpy.uint32),
-                            int(saved["position"]), int(saved["has_gauss"]),
-                            float(saved["cached_gaussian"])))

@@ -1,12 +1,14 @@
-"""2-D convolution, channels-last and one kernel tap at a time: the fast default.
+"""2-D convolution, channels-last and one kernel tap at a time: the fast kernel.
 
-Notation as in conv.py: N batch, C_in / C_out channels, H, W input size, KH, KW kernel
-size, SH, SW strides, PH, PW padding, OH, OW output size.
+It computes what :func:`minires.functional.conv2d` computes, and is tested equal to
+it (forward and every gradient, on every device). Notation as in
+minires/functional/conv.py: N batch, C_in / C_out channels, H, W input size, KH, KW
+kernel size, SH, SW strides, PH, PW padding, OH, OW output size.
 
-conv.py computes a convolution as im2col and one matrix product. That is easy to
+The reference computes a convolution as im2col and one matrix product. That is easy to
 read, but ``cols`` is KH * KW times the size of the input (72 MiB for a batch of 128
 at 16 x 32 x 32), and building it, then adding it back in col2im, costs more than the
-matrix products themselves. This version computes the same sums without ``cols``.
+matrix products themselves. This kernel computes the same sums without ``cols``.
 
 Lay the images out channels-last, (N, H, W, C): each pixel's C_in values side by side
 (see layout.py). Kernel tap (i, j) sees, at every output position, one pixel of the
@@ -26,10 +28,10 @@ where grad_matrix is the output gradient as an (N * OH * OW, C_out) matrix. The
 windows of different taps overlap, so the input gradient is added tap after tap;
 within one tap a window has no repeated pixel, so ``+=`` on it is exact. For stride 1
 the input gradient is computed another way, as a convolution in its own right: the
-output gradient, padded, convolved with the kernel flipped (Conv2d._input_gradient);
+output gradient, padded, convolved with the kernel flipped (Conv2dTaps._input_gradient);
 it then runs through the same code as the forward, with no strided ``+=`` at all.
 
-Four more choices, each measured (benchmarks/RESULTS.md):
+Four more choices, each measured (the figures are in benchmarks/RESULTS.md):
 - the window is never copied for the forward: a window's image rows are a stack of
   (OW, C_in) matrices that BLAS reads in place;
 - the work is split by images across the CPU threads (threads.py), in parts small
@@ -39,14 +41,14 @@ Four more choices, each measured (benchmarks/RESULTS.md):
   cheaper than keeping a second copy of every activation alive;
 - an input with few channels (the RGB image: 3) is the exception. Each tap's product
   would be (N * OH * OW, 3) @ (3, C_out), too thin for BLAS to run fast, while im2col's
-  ``cols`` is small there (27 rows): the forward then builds it (conv.py) and takes
-  one product, 2.2 ms against 4.1 ms for a batch of 128 on 2 cores.
+  ``cols`` is small there (27 rows): the forward then builds it (the reference's
+  im2col) and takes one product.
 """
 
 from minires.autograd import Function
+from minires.fast.layout import channels_first_view, channels_last
+from minires.fast.threads import batch_parts, run_parts
 from minires.functional.conv import check_conv2d_arguments, im2col, output_size
-from minires.functional.layout import channels_first_view, channels_last
-from minires.threads import batch_parts, run_parts
 
 
 def padded_channels_last(xp, x, padding):
@@ -102,7 +104,7 @@ def tap_weight_gradients(xp, x_padded, grad_nhwc, stride, kernel_size):
             if OW >= STACKED_ROW_MIN:
                 per_row = seen.transpose(0, 1, 3, 2) @ grad_nhwc                      # (N, OH, C_in, C_out)
                 # summed over the N * OH rows as ones @ (N * OH, C_in * C_out): a matrix-vector
-                # product, 2 to 3 times faster than per_row.sum(axis=(0, 1))
+                # product, faster than per_row.sum(axis=(0, 1))
                 ones = xp.ones(per_row.shape[0] * per_row.shape[1], dtype=per_row.dtype)
                 grad_taps[i, j] = (ones @ per_row.reshape(ones.shape[0], -1)).reshape(C_in, C_out)
             else:
@@ -116,12 +118,10 @@ FEW_INPUT_CHANNELS = 4  # measured on 2 CPU cores: im2col's one product wins up 
 
 # A part of the batch holds at most this many input values (2 MiB of float32): the tap
 # products of one part then run on an input, a product and an output that stay in cache.
-# Measured on 2 cores, a (128, 16, 32, 32) forward took 7.1 to 10.1 ms in 2 parts and
-# 5.2 to 6.5 ms in 4 (parts of 64 and of 32 images): the cores share the memory bus.
 MAX_VALUES_PER_PART = 2**19
 
 
-class Conv2d(Function):
+class Conv2dTaps(Function):
     """2-D convolution of (N, C_in, H, W) with (C_out, C_in, KH, KW), bias optional.
 
     The output is a channels-last view of shape (N, C_out, OH, OW) (see layout.py).
@@ -216,25 +216,16 @@ class Conv2d(Function):
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
+    """2-D convolution (cross-correlation), the fast kernel of :func:`minires.functional.conv2d`.
 
-    Computed channels-last, one kernel tap at a time (see the module docstring); the
+    The same arguments, shapes and values as the reference, whose docstring lists them;
+    computed channels-last, one kernel tap at a time (see the module docstring). The
     output is a channels-last view, like PyTorch's ``torch.channels_last`` memory
     format: its shape is (N, C_out, OH, OW) as usual, only the strides differ.
-    ``conv2d_im2col`` computes the same by im2col, the reference this one is tested
-    against. Padding is with zeros; ``dilation`` and ``groups`` are not supported.
-
-    Args:
-        x: input, (N, C_in, H, W), in any memory layout.
-        weight: kernels, (C_out, C_in, KH, KW).
-        bias: (C_out,) or None.
-        stride: int or (SH, SW), at least 1.
-        padding: int or (PH, PW), zeros added on each side, at least 0.
 
     Shape:
-        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
-        OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
+        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW), channels-last
     """
     stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+    return Conv2dTaps.apply(*inputs, stride=stride, padding=padding)

@@ -8,15 +8,16 @@ values lie in memory is a separate matter, PyTorch's "memory format":
   side by side. The array is then a transposed view: ``y_nhwc.transpose(0, 3, 1, 2)``
   has the shape (N, C, H, W) and strides that step over pixels, not planes.
 
-Channels-last suits the CPU ops of a convolutional net: with pixels as rows and
+Channels-last suits the CPU kernels of a convolutional net: with pixels as rows and
 channels as columns, a convolution is a few matrix products of shape
 (N * H * W, C_in) @ (C_in, C_out), and batch norm's per-channel sums are column sums
-of one (N * H * W, C) matrix. The fast conv2d returns channels-last views, batch norm
-keeps the layout it is given, and element-wise ops keep it too (NumPy and CuPy
-allocate their outputs in the layout of their inputs), so a ResNet stays channels-last
-from its first convolution to its pooling, with no copies between the ops.
+of one (N * H * W, C) matrix. The fast conv2d returns channels-last views, the fast
+batch norm keeps the layout it is given, and element-wise ops keep it too (NumPy and
+CuPy allocate their outputs in the layout of their inputs), so a ResNet built with
+the fast kernels stays channels-last from its first convolution to its pooling.
 
 The values, shapes and gradients are the same in either layout; only speed differs.
+The reference ops of minires.functional work on either layout.
 """
 
 
@@ -41,9 +42,8 @@ def channel_rows(xp, x):
     Per-channel work (batch norm) then means: sum the columns, and repeat a (C,)
     vector H * W times along a row. Whole images as rows, rather than an
     (N * H * W, C) matrix, keep NumPy's inner loops long (16,384 values in a CIFAR
-    ResNet, not 16): on 2**21 values, a multiplication by a repeated row took 0.083 ms
-    with rows of 16,384 values and 0.119 ms with rows of 512. Free for channels-last
-    images; a copy for channels-first ones.
+    ResNet, not 16), which is faster. Free for channels-last images; a copy for
+    channels-first ones.
     """
     if x.ndim == 2:
         return xp.ascontiguousarray(x)                                   # (N, C)
@@ -57,21 +57,3 @@ def from_channel_rows(rows, shape):
         return rows
     N, C, H, W = shape
     return channels_first_view(rows.reshape(N, H, W, C))                # (N, C, H, W)
-
-
-def memory_order(x) -> tuple:
-    """x's axes from the largest stride to the smallest, the order its values lie in memory.
-
-    (0, 1, 2, 3) for a C-contiguous (N, C, H, W) array, (0, 2, 3, 1) for a channels-last one.
-    """
-    return tuple(sorted(range(x.ndim), key=lambda axis: -abs(x.strides[axis])))
-
-
-def zeros_in_memory_order(xp, shape, order, dtype):
-    """Zeros of ``shape`` laid out in memory in ``order`` (see :func:`memory_order`).
-
-    Backward passes use it to give a gradient its input's layout: element-wise ops on
-    two arrays of different layouts are several times slower than on one layout.
-    """
-    stored = xp.zeros(tuple(shape[axis] for axis in order), dtype=dtype)   # axes in memory order
-    return stored.transpose(tuple(order.index(axis) for axis in range(len(order))))
