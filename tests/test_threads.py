@@ -233,3 +233,21 @@ def test_with_one_minires_thread_blas_keeps_its_threads(blas_at_two_threads, num
     num_threads(1)
     with threads.one_blas_thread():
         assert blas_threads() == blas_at_two_threads
+
+
+def test_batch_norm_sums_run_with_one_blas_thread_outside_any_part(blas_at_two_threads, monkeypatch):
+    """The whole of a fast kernel runs with BLAS at one thread, not only its parts: batch
+    norm's matrix-vector sums run between parts, and BLAS threads woken there would keep
+    spinning while the next kernel's parts run."""
+    from minires.fast import norm_rows
+    seen = []
+    real_channel_sums = norm_rows.channel_sums
+
+    def recording_channel_sums(xp, rows, C):
+        seen.append(blas_threads())
+        return real_channel_sums(xp, rows, C)
+    monkeypatch.setattr(norm_rows, "channel_sums", recording_channel_sums)
+    x = mr.tensor(random_array((4, 3, 5, 5)), requires_grad=True)
+    fast.batch_norm(x, None, None, training=True).sum().backward()
+    assert seen and all(set(threads_seen.values()) == {1} for threads_seen in seen), seen
+    assert blas_threads() == blas_at_two_threads

@@ -3,13 +3,15 @@
     python tools/count_reference_path.py                # the reference path: use_fast_kernels(False)
     python tools/count_reference_path.py --fast         # the fast kernels of minires.fast
     python tools/count_reference_path.py --list         # and name each file and function
+    python tools/count_reference_path.py --ops          # F.conv2d, F.batch_norm, F.relu called directly
     PYTHONPATH=/tmp/minires_head python tools/count_reference_path.py   # another copy of minires
 
 The step: Conv2d(8, 8, 3, padding=1, bias=False), BatchNorm2d(8), ReLU, the residual
 sum ``y + x``, the mean over H and W, cross-entropy, zero_grad, backward and an SGD
 step (lr 0.1, momentum 0.9), on a float32 batch (4, 8, 6, 6) with labels [0, 1, 2, 3].
 It runs twice and the second step is counted, so that one-time imports and caches
-do not count.
+do not count. With ``--ops`` the step calls the ops of minires.functional itself, on
+Parameters, without the layers: the path a learner follows from F.conv2d.
 
 What is counted: the 'call' events of ``sys.setprofile`` (in every thread, since the
 fast kernels hand parts of a batch to a pool of threads) whose code lies in a file of
@@ -84,6 +86,23 @@ class CallCounter:
         return sorted(named)
 
 
+class OpsStep(nn.Module):
+    """The same step written with F.* calls on Parameters: what F.conv2d and friends touch."""
+
+    def __init__(self, channels=8):
+        super().__init__()
+        rng = np.random.default_rng(1)
+        self.weight = nn.Parameter(mr.tensor(rng.standard_normal((channels, channels, 3, 3)) * 0.1,
+                                             dtype=mr.float32))
+        self.gamma = nn.Parameter(mr.tensor(np.ones(channels), dtype=mr.float32))
+        self.beta = nn.Parameter(mr.tensor(np.zeros(channels), dtype=mr.float32))
+
+    def forward(self, x):
+        y = F.conv2d(x, self.weight, padding=1)
+        y = F.relu(F.batch_norm(y, None, None, self.gamma, self.beta, training=True))
+        return (y + x).mean(dim=(2, 3))            # (N, C, H, W) -> (N, C)
+
+
 def training_step(model, optimizer, x, labels):
     optimizer.zero_grad()
     loss = F.cross_entropy(model(x), labels)
@@ -96,11 +115,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="count the fast kernels' path instead of the reference")
     parser.add_argument("--list", action="store_true", help="list the files and functions too")
+    parser.add_argument("--ops", action="store_true", help="call F.conv2d, F.batch_norm and F.relu directly")
     args = parser.parse_args(argv)
 
     mr.manual_seed(0)
-    model = Step()
-    if hasattr(model, "use_fast_kernels"):
+    model = OpsStep() if args.ops else Step()
+    if args.ops:
+        path = "F.conv2d, F.batch_norm, F.relu called directly (whatever F.* is in this minires)"
+    elif hasattr(model, "use_fast_kernels"):
         model.use_fast_kernels(args.fast)
         path = "fast kernels, use_fast_kernels(True)" if args.fast else "reference, use_fast_kernels(False)"
     else:

@@ -19,8 +19,9 @@ and what they share:
 - layout.py: channels-last storage of (N, C, H, W) arrays, which the kernels keep from
   one layer to the next;
 - threads.py: a batch split into parts, one per CPU thread; ``set_num_threads``;
-- threads.one_blas_thread: BLAS at one thread per call while minires's threads split
-  a batch; minires's training loop holds it for each epoch and undoes it after;
+- threads.one_blas_thread: BLAS at one thread per call while a fast kernel runs (its
+  threads split the batch); minires's training loop holds it for each epoch; BLAS gets
+  its threads back after;
 - host_memory.py: freed memory kept for reuse, for the rest of a process; only the
   processes minires owns (``minires train``, the benchmarks) turn it on, since it
   cannot be undone.

@@ -47,7 +47,7 @@ Four more choices, each measured (the figures are in benchmarks/RESULTS.md):
 
 from minires.autograd import Function
 from minires.fast.layout import channels_first_view, channels_last
-from minires.fast.threads import batch_parts, run_parts
+from minires.fast.threads import batch_parts, one_blas_thread, run_parts
 from minires.functional.conv import check_conv2d_arguments, im2col, output_size
 
 
@@ -134,58 +134,60 @@ class Conv2dTaps(Function):
         self.stride, self.padding = stride, padding
 
     def forward(self, xp, x, weight, bias=None):
-        C_out, C_in, KH, KW = weight.shape
-        OH, OW = output_size("conv2d", x.shape, (KH, KW), self.stride, self.padding)
-        # (KH, KW, C_in, C_out), copied: BLAS needs each tap's (C_in, C_out) matrix to have
-        # contiguous rows or columns, and weight[:, :, i, j] has neither
-        taps = xp.ascontiguousarray(weight.transpose(2, 3, 1, 0))
-        weight_matrix = weight.reshape(C_out, -1).T                        # (C_in*KH*KW, C_out), for im2col
-        output = xp.empty((x.shape[0], OH, OW, C_out), dtype=x.dtype)      # (N, OH, OW, C_out)
+        with one_blas_thread():          # its tap products: see threads.py
+            C_out, C_in, KH, KW = weight.shape
+            OH, OW = output_size("conv2d", x.shape, (KH, KW), self.stride, self.padding)
+            # (KH, KW, C_in, C_out), copied: BLAS needs each tap's (C_in, C_out) matrix to have
+            # contiguous rows or columns, and weight[:, :, i, j] has neither
+            taps = xp.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+            weight_matrix = weight.reshape(C_out, -1).T                        # (C_in*KH*KW, C_out), for im2col
+            output = xp.empty((x.shape[0], OH, OW, C_out), dtype=x.dtype)      # (N, OH, OW, C_out)
 
-        def convolve(part):                                                 # one part of the batch
-            if C_in <= FEW_INPUT_CHANNELS:                                  # see the module docstring
-                cols = im2col(xp, x[part], (KH, KW), self.stride, self.padding)     # (C_in*KH*KW, n*OH*OW)
-                xp.matmul(cols.T, weight_matrix, out=output[part].reshape(-1, C_out))   # (n*OH*OW, C_out)
-            else:
-                x_padded = padded_channels_last(xp, x[part], self.padding)  # (n, H+2PH, W+2PW, C_in)
-                accumulate_tap_products(xp, x_padded, taps, self.stride, output[part])
-            if bias is not None:
-                output[part] += bias                                        # broadcasts over C_out, the last axis
+            def convolve(part):                                                 # one part of the batch
+                if C_in <= FEW_INPUT_CHANNELS:                                  # see the module docstring
+                    cols = im2col(xp, x[part], (KH, KW), self.stride, self.padding)     # (C_in*KH*KW, n*OH*OW)
+                    xp.matmul(cols.T, weight_matrix, out=output[part].reshape(-1, C_out))   # (n*OH*OW, C_out)
+                else:
+                    x_padded = padded_channels_last(xp, x[part], self.padding)  # (n, H+2PH, W+2PW, C_in)
+                    accumulate_tap_products(xp, x_padded, taps, self.stride, output[part])
+                if bias is not None:
+                    output[part] += bias                                        # broadcasts over C_out, the last axis
 
-        run_parts(convolve, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
-        # backward needs the input (padded again there) and the weight
-        self.save_for_backward(x, weight)
-        self.has_bias = bias is not None
-        return channels_first_view(output)                                  # (N, C_out, OH, OW)
+            run_parts(convolve, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
+            # backward needs the input (padded again there) and the weight
+            self.save_for_backward(x, weight)
+            self.has_bias = bias is not None
+            return channels_first_view(output)                                  # (N, C_out, OH, OW)
 
     def backward(self, grad_output):
-        x, weight = self.saved
-        xp = self.xp
-        C_out, C_in, KH, KW = weight.shape
-        N, _, H, W = x.shape
-        needs_x, needs_weight = self.needs_input_grad[0], self.needs_input_grad[1]
-        grad_x_nhwc = xp.empty((N, H, W, C_in), dtype=x.dtype) if needs_x else None
+        with one_blas_thread():          # its tap products: see threads.py
+            x, weight = self.saved
+            xp = self.xp
+            C_out, C_in, KH, KW = weight.shape
+            N, _, H, W = x.shape
+            needs_x, needs_weight = self.needs_input_grad[0], self.needs_input_grad[1]
+            grad_x_nhwc = xp.empty((N, H, W, C_in), dtype=x.dtype) if needs_x else None
 
-        def differentiate(part):                                            # one part of the batch
-            grad_nhwc = channels_last(xp, grad_output[part])               # (n, OH, OW, C_out)
-            if needs_x:
-                self._input_gradient(xp, grad_nhwc, weight, grad_x_nhwc[part])
+            def differentiate(part):                                            # one part of the batch
+                grad_nhwc = channels_last(xp, grad_output[part])               # (n, OH, OW, C_out)
+                if needs_x:
+                    self._input_gradient(xp, grad_nhwc, weight, grad_x_nhwc[part])
+                if needs_weight:
+                    x_padded = padded_channels_last(xp, x[part], self.padding)  # (n, H+2PH, W+2PW, C_in)
+                    return tap_weight_gradients(xp, x_padded, grad_nhwc, self.stride, (KH, KW))
+                return None
+
+            grad_taps_of_parts = run_parts(differentiate, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
+            grad_x = channels_first_view(grad_x_nhwc) if needs_x else None     # (N, C_in, H, W)
+            grad_weight = grad_bias = None
             if needs_weight:
-                x_padded = padded_channels_last(xp, x[part], self.padding)  # (n, H+2PH, W+2PW, C_in)
-                return tap_weight_gradients(xp, x_padded, grad_nhwc, self.stride, (KH, KW))
-            return None
-
-        grad_taps_of_parts = run_parts(differentiate, batch_parts(x, max_values_per_part=MAX_VALUES_PER_PART))
-        grad_x = channels_first_view(grad_x_nhwc) if needs_x else None     # (N, C_in, H, W)
-        grad_weight = grad_bias = None
-        if needs_weight:
-            grad_taps = sum(grad_taps_of_parts[1:], grad_taps_of_parts[0])  # (KH, KW, C_in, C_out)
-            grad_weight = xp.ascontiguousarray(grad_taps.transpose(3, 2, 0, 1))   # (C_out, C_in, KH, KW)
-        if self.has_bias:
-            if self.needs_input_grad[2]:
-                grad_bias = grad_output.sum(axis=(0, 2, 3))                 # (C_out,)
-            return grad_x, grad_weight, grad_bias
-        return grad_x, grad_weight
+                grad_taps = sum(grad_taps_of_parts[1:], grad_taps_of_parts[0])  # (KH, KW, C_in, C_out)
+                grad_weight = xp.ascontiguousarray(grad_taps.transpose(3, 2, 0, 1))   # (C_out, C_in, KH, KW)
+            if self.has_bias:
+                if self.needs_input_grad[2]:
+                    grad_bias = grad_output.sum(axis=(0, 2, 3))                 # (C_out,)
+                return grad_x, grad_weight, grad_bias
+            return grad_x, grad_weight
 
     def _input_gradient(self, xp, grad_nhwc, weight, grad_x_nhwc):
         """dL/dx for one part of the batch, written into grad_x_nhwc (n, H, W, C_in).

@@ -18,7 +18,7 @@ The output keeps the channels-last layout, like the convolution that feeds it.
 """
 
 from minires.fast.layout import channel_rows, from_channel_rows
-from minires.fast.threads import elementwise_parts, run_parts
+from minires.fast.threads import elementwise_parts, one_blas_thread, run_parts
 from minires.functional.norm import BatchNorm, check_batch_norm_arguments
 
 
@@ -33,39 +33,40 @@ class BatchNormRows(BatchNorm):
     """
 
     def forward(self, xp, x, weight, bias):
-        C = x.shape[1]
-        rows = channel_rows(xp, x)                               # (N, K * C), column k: channel k % C
-        count = rows.size // C                                   # M values per channel
-        if self.use_batch_stats:
-            mean = channel_sums(xp, rows, C) / count             # (C,)
-            centered = rows - repeat_per_channel(xp, mean, rows)
-            variance = channel_sums(xp, centered * centered, C) / count   # (C,), biased: divides by M
-            if self.running_mean is not None:
-                self._update_running_stats(mean, variance, count)
-        else:
-            mean, variance = self.running_mean, self.running_var
-        inverse_std = 1.0 / xp.sqrt(variance + self.eps)         # (C,), 1 / sigma
-        scale = weight * inverse_std                             # (C,), gamma / sigma: y = x̂ gamma + beta
-        if self.use_batch_stats:
-            output = centered * repeat_per_channel(xp, scale, rows)
-            output += repeat_per_channel(xp, bias, rows)
-            # backward needs x - mu (x̂ = (x - mu) / sigma), 1/sigma and gamma (see minires/functional/norm.py)
-            self.save_for_backward(centered, inverse_std, weight)
-        else:
-            # mu is a constant here: y = x gamma / sigma + (beta - mu gamma / sigma) takes one
-            # pass over x fewer than going through x - mu, which backward recomputes if needed
-            scale_row = repeat_per_channel(xp, scale, rows)
-            shift_row = repeat_per_channel(xp, bias - mean * scale, rows)
-            output = xp.empty_like(rows)
+        with one_blas_thread():          # its matrix-vector sums: see threads.py
+            C = x.shape[1]
+            rows = channel_rows(xp, x)                               # (N, K * C), column k: channel k % C
+            count = rows.size // C                                   # M values per channel
+            if self.use_batch_stats:
+                mean = channel_sums(xp, rows, C) / count             # (C,)
+                centered = rows - repeat_per_channel(xp, mean, rows)
+                variance = channel_sums(xp, centered * centered, C) / count   # (C,), biased: divides by M
+                if self.running_mean is not None:
+                    self._update_running_stats(mean, variance, count)
+            else:
+                mean, variance = self.running_mean, self.running_var
+            inverse_std = 1.0 / xp.sqrt(variance + self.eps)         # (C,), 1 / sigma
+            scale = weight * inverse_std                             # (C,), gamma / sigma: y = x̂ gamma + beta
+            if self.use_batch_stats:
+                output = centered * repeat_per_channel(xp, scale, rows)
+                output += repeat_per_channel(xp, bias, rows)
+                # backward needs x - mu (x̂ = (x - mu) / sigma), 1/sigma and gamma (see minires/functional/norm.py)
+                self.save_for_backward(centered, inverse_std, weight)
+            else:
+                # mu is a constant here: y = x gamma / sigma + (beta - mu gamma / sigma) takes one
+                # pass over x fewer than going through x - mu, which backward recomputes if needed
+                scale_row = repeat_per_channel(xp, scale, rows)
+                shift_row = repeat_per_channel(xp, bias - mean * scale, rows)
+                output = xp.empty_like(rows)
 
-            def normalize(part):                                # rows of a part of the batch (threads.py)
-                xp.multiply(rows[part], scale_row, out=output[part])
-                output[part] += shift_row
+                def normalize(part):                                # rows of a part of the batch (threads.py)
+                    xp.multiply(rows[part], scale_row, out=output[part])
+                    output[part] += shift_row
 
-            run_parts(normalize, elementwise_parts(rows))
-            self.save_for_backward(rows, mean.copy(), inverse_std, weight)   # a copy: running_mean changes in place
-        self.x_shape, self.count = tuple(x.shape), count
-        return from_channel_rows(output, x.shape)
+                run_parts(normalize, elementwise_parts(rows))
+                self.save_for_backward(rows, mean.copy(), inverse_std, weight)   # a copy: running_mean changes in place
+            self.x_shape, self.count = tuple(x.shape), count
+            return from_channel_rows(output, x.shape)
 
     def backward(self, grad_output):
         """The reference's formula (minires/functional/norm.py), with x̂ = (x - mu) / sigma written out:
@@ -75,29 +76,30 @@ class BatchNormRows(BatchNorm):
 
         with means and sums per channel. In evaluation, dL/dx = (gamma / sigma) g.
         """
-        xp, C, count = self.xp, self.x_shape[1], self.count
-        if self.use_batch_stats:
-            centered, inverse_std, weight = self.saved
-        else:                                                               # evaluation kept x and mu
-            rows, mean, inverse_std, weight = self.saved
-            centered = rows - repeat_per_channel(xp, mean, rows)           # x - mu
-        grad_rows = channel_rows(xp, grad_output)                           # g, as the forward's rows
-        grad_sum = channel_sums(xp, grad_rows, C)                           # (C,), sum g
-        grad_dot_centered = channel_sums(xp, grad_rows * centered, C)       # (C,), sum g (x - mu)
-        grad_x = grad_weight = grad_bias = None
-        if self.needs_input_grad[0]:
-            scale = weight * inverse_std                                    # (C,), gamma / sigma
-            grad_x = grad_rows * repeat_per_channel(xp, scale, grad_rows)
+        with one_blas_thread():          # its matrix-vector sums: see threads.py
+            xp, C, count = self.xp, self.x_shape[1], self.count
             if self.use_batch_stats:
-                slope = scale * inverse_std * inverse_std * grad_dot_centered / count   # (C,)
-                grad_x -= centered * repeat_per_channel(xp, slope, grad_rows)
-                grad_x -= repeat_per_channel(xp, scale * grad_sum / count, grad_rows)
-            grad_x = from_channel_rows(grad_x, self.x_shape)
-        if self.needs_input_grad[1]:
-            grad_weight = inverse_std * grad_dot_centered                   # (C,), sum g x̂
-        if self.needs_input_grad[2]:
-            grad_bias = grad_sum                                            # (C,)
-        return grad_x, grad_weight, grad_bias
+                centered, inverse_std, weight = self.saved
+            else:                                                               # evaluation kept x and mu
+                rows, mean, inverse_std, weight = self.saved
+                centered = rows - repeat_per_channel(xp, mean, rows)           # x - mu
+            grad_rows = channel_rows(xp, grad_output)                           # g, as the forward's rows
+            grad_sum = channel_sums(xp, grad_rows, C)                           # (C,), sum g
+            grad_dot_centered = channel_sums(xp, grad_rows * centered, C)       # (C,), sum g (x - mu)
+            grad_x = grad_weight = grad_bias = None
+            if self.needs_input_grad[0]:
+                scale = weight * inverse_std                                    # (C,), gamma / sigma
+                grad_x = grad_rows * repeat_per_channel(xp, scale, grad_rows)
+                if self.use_batch_stats:
+                    slope = scale * inverse_std * inverse_std * grad_dot_centered / count   # (C,)
+                    grad_x -= centered * repeat_per_channel(xp, slope, grad_rows)
+                    grad_x -= repeat_per_channel(xp, scale * grad_sum / count, grad_rows)
+                grad_x = from_channel_rows(grad_x, self.x_shape)
+            if self.needs_input_grad[1]:
+                grad_weight = inverse_std * grad_dot_centered                   # (C,), sum g x̂
+            if self.needs_input_grad[2]:
+                grad_bias = grad_sum                                            # (C,)
+            return grad_x, grad_weight, grad_bias
 
 
 def channel_sums(xp, rows, C):

@@ -18,12 +18,14 @@ fixed order, so a result does not depend on which thread finishes first. Arrays 
 GPU are never split: one CUDA stream runs the kernels, and splitting would only add
 launches.
 
-BLAS and these threads must not compete for the same cores: while parts run, BLAS is
-limited to one thread per call (:func:`one_blas_thread`, with threadpoolctl), and
-given back its threads when they are done. minires's training loop (minires.train)
-holds that limit for a whole epoch: BLAS's own idle threads keep spinning for a while
-after each call, and limiting BLAS op by op leaves them spinning between ops. A
-training loop of your own can do the same::
+BLAS and these threads must not compete for the same cores: while a fast kernel runs
+(its forward or its backward, parts and all), BLAS is limited to one thread per call
+(:func:`one_blas_thread`, with threadpoolctl), and given back its threads when the
+kernel is done. The whole kernel, not only its parts: BLAS's own threads keep spinning
+for a while after every call they share, and a matrix-vector product between two
+parts (batch norm's sums) would leave them spinning while the next parts run.
+minires's training loop (minires.train) holds the limit for a whole epoch, which
+spares the switching; a training loop of your own can do the same::
 
     with minires.fast.one_blas_thread():
         for images, labels in loader:

@@ -9,8 +9,11 @@
 - blocks: PlainBlock, ResidualBlock (v1, v2), HighwayBlock, VANBlock
 - block_variants: ScaledResidualBlock, SimplifiedBlock
 - dense_blocks: the fully connected plain, residual, highway and VAN blocks
+- kernels: the one place that chooses, by a module's ``fast`` attribute, between the
+  reference ops of minires.functional and the kernels of minires.fast
 
-Every block is built from layers and minires.functional calls only.
+Every block is built from layers and minires.functional calls only (its ReLUs through
+kernels.relu, which is F.relu or the fast kernel that equals it).
 """
 
 from minires.nn import init

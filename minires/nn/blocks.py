@@ -13,8 +13,9 @@ and differs only in what it does with x:
     VAN         y = ReLU(F(x) + (1 - alpha) x)                   fading carry
 
 When the shape changes, x is replaced by its shortcut, option A or B (see
-minires.nn.shortcuts). Blocks are made only of minires.functional calls and layers:
-autograd derives every backward, including the one through the identity path.
+minires.nn.shortcuts). Blocks are made only of minires.functional calls and layers
+(ReLU through kernels.relu: F.relu, or its fast kernel when the block's ``fast`` is
+True): autograd derives every backward, including the one through the identity path.
 """
 
 from minires import functional as F
