@@ -15,7 +15,6 @@ Tensor class nor Function, which both sit above it.
 from minires import backend
 
 
-
 def topological_order(root):
     """Tensors that ``root`` depends on (and that need gradients), inputs before outputs.
 
