@@ -22,12 +22,11 @@ with three additions that the experiments of this project need:
 everything a resumed run needs to continue exactly as an uninterrupted one would.
 """
 
+import contextlib
 import math
 import time
 
 from tqdm import tqdm   # text bars: the same in a terminal and a notebook (tqdm.auto needs ipywidgets)
-
-import contextlib
 
 import minires.functional as F
 from minires import backend
