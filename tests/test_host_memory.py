@@ -133,37 +133,28 @@ def test_the_minires_train_command_keeps_freed_memory_in_its_own_process(tmp_pat
 
 @pytest.fixture
 def fake_c_library(monkeypatch):
-    """Replaces glibc's mallopt and malloc_trim by recorders; returns the list of calls."""
+    """Replaces glibc's mallopt by a recorder; returns the list of calls."""
     calls = []
 
     def mallopt(parameter, value):
         calls.append(("mallopt", parameter, value))
         return 1
-
-    def malloc_trim(pad):
-        calls.append(("malloc_trim", pad))
-        return 1
-    monkeypatch.setattr(host_memory, "_c_library_functions", lambda: (mallopt, malloc_trim))
+    monkeypatch.setattr(host_memory, "_mallopt", lambda: mallopt)
     for name in host_memory.USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     return calls
 
 
-def test_keep_and_release_set_the_thresholds_and_put_glibc_defaults_back(fake_c_library):
+def test_keep_freed_memory_raises_both_thresholds(fake_c_library):
     assert host_memory.keep_freed_memory() is True
     assert fake_c_library == [("mallopt", host_memory.M_TRIM_THRESHOLD, 2**30),
                               ("mallopt", host_memory.M_MMAP_THRESHOLD, 32 * 2**20)]
-    fake_c_library.clear()
-    assert host_memory.release_freed_memory() is True
-    assert fake_c_library == [("mallopt", host_memory.M_TRIM_THRESHOLD, 128 * 1024),
-                              ("mallopt", host_memory.M_MMAP_THRESHOLD, 128 * 1024), ("malloc_trim", 0)]
 
 
 @pytest.mark.parametrize("setting", host_memory.USER_SETTINGS)
 def test_a_user_setting_is_left_alone(setting, fake_c_library, monkeypatch):
     monkeypatch.setenv(setting, "glibc.malloc.trim_threshold=0" if setting == "GLIBC_TUNABLES" else "131072")
     assert host_memory.keep_freed_memory() is False
-    assert host_memory.release_freed_memory() is False
     assert fake_c_library == [], "mallopt was called although the user set the allocator"
 
 
@@ -174,4 +165,3 @@ def test_without_mallopt_it_does_nothing(monkeypatch):
     for name in host_memory.USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     assert host_memory.keep_freed_memory() is False
-    assert host_memory.release_freed_memory() is False

@@ -15,9 +15,8 @@ which values an array holds, and the process does not shrink after its peak.
 It cannot be undone, so minires never does it inside a library call: glibc adjusts
 both thresholds by itself until a program sets them, and never again after (it has no
 call to turn that back on, nor one to read the current values). Setting them back to
-glibc's documented defaults (:func:`release_freed_memory`) leaves them fixed there: a
-program that then allocates and frees one 4 MiB array in a loop takes about 50 times
-more page faults than before. So ``import minires`` and minires's training loop leave
+glibc's documented defaults leaves them fixed there: a program that then allocates
+and frees one 4 MiB array in a loop takes about 50 times more page faults than before. So ``import minires`` and minires's training loop leave
 the allocator alone, and only processes that minires owns call
 :func:`keep_freed_memory`: the ``minires train`` command and the scripts in
 benchmarks/. In a process of your own (a notebook, a script), call it yourself if you
@@ -35,20 +34,17 @@ M_TRIM_THRESHOLD = -1                 # glibc's mallopt parameter numbers (mallo
 M_MMAP_THRESHOLD = -3
 KEPT_TRIM_THRESHOLD = 2**30           # keep up to 1 GiB free at the top of the heap
 KEPT_MMAP_THRESHOLD = 32 * 2**20      # glibc's largest allowed value on 64-bit systems
-DEFAULT_THRESHOLD = 128 * 1024        # glibc's default for both (man mallopt)
 USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
 
 
-def _c_library_functions():
-    """(mallopt, malloc_trim) of the C library, or None where there is no glibc."""
+def _mallopt():
+    """The C library's mallopt, or None where there is none (not glibc)."""
     try:
-        library = ctypes.CDLL(None)              # None: the libraries already loaded, libc included
-        mallopt, malloc_trim = library.mallopt, library.malloc_trim
+        mallopt = ctypes.CDLL(None).mallopt      # None: the libraries already loaded, libc included
     except (OSError, AttributeError, TypeError):
         return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return mallopt, malloc_trim
+    return mallopt
 
 
 def _user_set_allocator() -> bool:
@@ -64,21 +60,8 @@ def keep_freed_memory() -> bool:
     ``mallopt``, where the user set the thresholds, or where glibc refuses the values.
     See the module docstring for why minires calls it only in processes it owns.
     """
-    functions = _c_library_functions()
-    if functions is None or _user_set_allocator():
+    mallopt = _mallopt()
+    if mallopt is None or _user_set_allocator():
         return False
-    mallopt, _ = functions
     return bool(mallopt(M_TRIM_THRESHOLD, KEPT_TRIM_THRESHOLD)) and bool(mallopt(M_MMAP_THRESHOLD, KEPT_MMAP_THRESHOLD))
 
-
-def release_freed_memory() -> bool:
-    """Puts glibc's default thresholds back, fixed, and returns free heap memory to the
-    system; True if glibc agreed. Not the state before keep_freed_memory: see the
-    module docstring."""
-    functions = _c_library_functions()
-    if functions is None or _user_set_allocator():
-        return False
-    mallopt, malloc_trim = functions
-    restored = bool(mallopt(M_TRIM_THRESHOLD, DEFAULT_THRESHOLD)) and bool(mallopt(M_MMAP_THRESHOLD, DEFAULT_THRESHOLD))
-    malloc_trim(0)
-    return restored
