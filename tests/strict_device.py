@@ -284,24 +284,6 @@ class StrictUfunc:
         return _apply_ufunc(self.ufunc, "reduce", (array, *args), kwargs)
 
 
-# --- Random generators ----------------------------------------------------------------
-
-class StrictGenerator:
-    """What ``xp.random.default_rng(seed)`` returns: a NumPy Generator whose draws are
-    device arrays, offering only the methods of ``cupy.random.Generator``."""
-
-    def __init__(self, seed=None):
-        self._generator = numpy.random.default_rng(seed)
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if name not in cupy_names()["cupy.random.Generator"]:
-            raise AttributeError(f"cupy.random.Generator has no attribute {name!r}: "
-                                 f"an op using generator.{name} would fail on CUDA")
-        return _on_device(getattr(self._generator, name), f"Generator.{name}", numbers_to_arrays=True)
-
-
 # --- The array module: strict_xp ----------------------------------------------------
 
 def _is_shared_with_numpy(value) -> bool:
@@ -313,7 +295,8 @@ def _is_shared_with_numpy(value) -> bool:
 
 
 class StrictNamespace:
-    """Stands in for the module ``cupy`` (or ``cupy.linalg``, ``cupy.random``) as ``xp``.
+    """Stands in for the module ``cupy`` (or ``cupy.linalg``, ``cupy.random``, ``cupy.lib``,
+    or a ``cupy.random.Generator``) as ``xp``.
 
     The one place the tests answer attribute access with ``__getattr__``: ops may ask
     ``xp`` for any of CuPy's hundreds of functions, and writing each out would copy
@@ -343,7 +326,7 @@ class StrictNamespace:
             return value
         if callable(value) and not isinstance(value, type):
             return _on_device(value, path, name in DATA_DEPENDENT_SIZE,
-                              numbers_to_arrays=self._section == "cupy.random")
+                              numbers_to_arrays=self._section.startswith("cupy.random"))
         raise AttributeError(f"{self._section}.{name} is not modelled by the strict device "
                              f"(NumPy's counterpart is {type(value).__name__})")
 
@@ -364,11 +347,17 @@ def _asnumpy(array) -> numpy.ndarray:
     return array.get() if isinstance(array, StrictArray) else numpy.asarray(array)
 
 
+def _default_rng(seed=None):
+    """``xp.random.default_rng(seed)``: a NumPy Generator whose draws are device arrays,
+    offering only the methods of ``cupy.random.Generator``."""
+    return StrictNamespace("cupy.random.Generator", numpy.random.default_rng(seed), {})
+
+
 strict_xp = StrictNamespace("cupy", numpy, {
     "ndarray": StrictArray, "asarray": _asarray,
     "array": functools.partial(_asarray, copy=True), "asnumpy": _asnumpy,
     "linalg": StrictNamespace("cupy.linalg", numpy.linalg, {}),
-    "random": StrictNamespace("cupy.random", numpy.random, {"default_rng": StrictGenerator}),
+    "random": StrictNamespace("cupy.random", numpy.random, {"default_rng": _default_rng}),
     "lib": StrictNamespace("cupy.lib", numpy.lib, {
         "stride_tricks": StrictNamespace("cupy.lib.stride_tricks", numpy.lib.stride_tricks, {})}),
 })
