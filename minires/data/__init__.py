@@ -8,6 +8,7 @@
 - transforms: Compose, ToFloat, RandomCrop, RandomHorizontalFlip, Normalize
 - loader: DataLoader, batches as tensors in an order reproducible from a seed
 - archive: the cache directory, checksums, downloads, the restricted unpickler
+- files: what is read from folders and archives: regular files, each within a size limit
 - paths: datasets_from_path, what the command line's --data names
 
 Data lives on the host as NumPy arrays until the DataLoader moves each batch::

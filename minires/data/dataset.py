@@ -17,23 +17,29 @@ class ArrayDataset:
 
     Args:
         data: uint8 images, (N, H, W, C) or (N, H, W) for grayscale.
-        targets: (N,) integer class labels in [0, len(classes)).
+        targets: (N,) integer class labels in [0, len(classes)): a list of ints or an
+            integer array. Floats (even 3.0) and bools are refused rather than cast,
+            since a cast would turn 1.7 into 1 without a word.
         classes: the class names, index = label.
         transform: applied to each batch (see minires.data.transforms); None means
             ToFloat only (uint8 -> float32 (N, C, H, W) in [0, 1]).
     """
 
     def __init__(self, data, targets, classes, transform=None):
-        data, targets = numpy.asarray(data), numpy.asarray(targets, dtype=numpy.int64)
+        data, targets = numpy.asarray(data), numpy.asarray(targets)
         if data.dtype != numpy.uint8 or data.ndim not in (3, 4):
             raise ValueError(f"{type(self).__name__}: images must be uint8 (N, H, W, C) or "
                              f"(N, H, W); got {data.dtype} of shape {data.shape}")
         if targets.shape != (data.shape[0],):
             raise ValueError(f"{type(self).__name__}: {data.shape[0]} images but targets of shape "
                              f"{targets.shape}")
+        if targets.dtype.kind not in "iu" and targets.size:          # "i", "u": signed, unsigned ints
+            raise ValueError(f"{type(self).__name__}: labels must be integers; got {targets.dtype} "
+                             f"(first label {targets.flat[0].item()!r}); give class indices as ints")
         if len(targets) and (targets.min() < 0 or targets.max() >= len(classes)):
             raise ValueError(f"{type(self).__name__}: labels must lie in [0, {len(classes)}); "
                              f"got {targets.min()}..{targets.max()}")
+        targets = targets.astype(numpy.int64)                          # checked first: a cast can wrap
         self.data, self.targets, self.classes = data, targets, list(classes)
         self.transform = transform
 

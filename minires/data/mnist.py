@@ -8,6 +8,9 @@ An idx file is a 4-byte magic number, the sizes, then the values, row-major:
 
 Each dataset is four such files, gzipped: train-images-idx3-ubyte.gz,
 train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.
+Each must be a regular file; decompressed, at most MAX_MEMBER_BYTES (see
+:mod:`minires.data.files`). The images file must hold (N, H, W) values, and the labels
+file N labels in 0..9; anything else is a DatasetError naming the file.
 """
 
 import gzip
@@ -16,16 +19,18 @@ import zlib
 
 import numpy
 
-from minires.data.archive import DatasetError, cache_directory, verify_md5
+from minires.data.archive import DatasetError, cache_directory, require_regular_file, verify_md5
 from minires.data.archive import download as download_file
 from minires.data.dataset import ArrayDataset
+from minires.data.files import read_bounded
 
 
 def read_idx(path):
     """The array in a gzip idx file: magic 0x0000 08 D (uint8, D dimensions), sizes, data."""
+    require_regular_file(path)
     try:
         with gzip.open(path, "rb") as file:
-            raw = file.read()
+            raw = read_bounded(file, f"{path} (decompressed)")   # a small .gz can hold gigabytes
     except (OSError, EOFError, zlib.error) as error:
         raise DatasetError(f"{path} is truncated or not gzip ({error}); "
                            "delete it and download it again") from None
@@ -52,13 +57,15 @@ class MNIST(ArrayDataset):
         download: fetch missing files (about 11 MB for all four).
         transform: applied to each batch (see ArrayDataset.batch); the default
             ToFloat gives float32 (B, 1, 28, 28).
+        progress: draw the downloads' progress bars (False: none, as for --no-progress).
 
     Attributes:
         data: uint8 (N, 28, 28); targets: int64 (N,); classes: the 10 names.
 
     Raises:
         DatasetError: a file is missing (and download=False), has another md5, or is
-            not a gzip idx file.
+            not a gzip idx file, or its images and labels do not match (shape, count,
+            labels outside 0..9).
     """
 
     FOLDER = "MNIST"
@@ -72,23 +79,30 @@ class MNIST(ArrayDataset):
     CLASSES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
                "7 - seven", "8 - eight", "9 - nine"]
 
-    def __init__(self, root=None, train=True, download=False, transform=None):
+    def __init__(self, root=None, train=True, download=False, transform=None, progress=True):
         folder = os.path.join(os.fspath(root) if root is not None else cache_directory(), self.FOLDER)
         prefix = "train" if train else "t10k"
-        arrays = []
+        arrays, paths = [], []
         for kind in ("images", "labels"):
             name = f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte.gz"
             path = os.path.join(folder, name)
-            if not os.path.isfile(path):
+            if not os.path.exists(path):             # a FIFO exists, and verify_md5 refuses it
                 if not download:
                     raise DatasetError(f"{type(self).__name__}: {path} is missing; pass download=True "
                                        "(--download on the command line) or put the file there")
-                download_file([mirror + name for mirror in self.MIRRORS], path, self.FILES[name])
+                download_file([mirror + name for mirror in self.MIRRORS], path, self.FILES[name], progress)
             verify_md5(path, self.FILES[name])
             arrays.append(read_idx(path))
-        images, labels = arrays
-        if len(images) != len(labels):
-            raise DatasetError(f"{folder}: {len(images)} images but {len(labels)} labels")
+            paths.append(path)
+        (images, labels), (images_path, labels_path) = arrays, paths
+        if images.ndim != 3:
+            raise DatasetError(f"{images_path} holds an array of shape {images.shape}, not images (N, H, W)")
+        if labels.shape != (len(images),):
+            raise DatasetError(f"{labels_path} holds labels of shape {labels.shape}, but {images_path} "
+                               f"holds {len(images)} images: one label per image expected")
+        if len(labels) and labels.max() >= len(self.CLASSES):
+            raise DatasetError(f"{labels_path} holds the label {labels.max()}, not one of "
+                               f"0..{len(self.CLASSES) - 1}")
         # numpy.array copies: arrays read from bytes are read-only, a dataset's data is not.
         super().__init__(numpy.array(images), labels.astype(numpy.int64), self.CLASSES, transform)
 

@@ -14,7 +14,7 @@ from minires.data.image_folder import ImageFolder
 SAMPLE_ARCHIVE = os.path.join(os.path.dirname(__file__), "cifar10_sample", "cifar10-sample.tar.gz")
 
 
-def cifar10_sample(train=True, transform=None):
+def cifar10_sample(train=True, transform=None, progress=True):
     """5,000 training or 1,000 test images of real CIFAR-10 (500 or 100 per class).
 
     An ImageFolder over the bundled archive: decoded once (a second or two), then
@@ -23,5 +23,7 @@ def cifar10_sample(train=True, transform=None):
     Args:
         train: the training part (True) or the test part.
         transform: applied to each batch (see ArrayDataset.batch).
+        progress: draw the decoding progress bar (False: none, as for --no-progress).
     """
-    return ImageFolder(SAMPLE_ARCHIVE, transform=transform, subdir="train" if train else "test")
+    return ImageFolder(SAMPLE_ARCHIVE, transform=transform, subdir="train" if train else "test",
+                       progress=progress)
