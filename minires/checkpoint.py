@@ -13,22 +13,34 @@ arrays, so :func:`save_checkpoint` splits the nest in two:
 The file is written with ``allow_pickle=False`` and read with ``allow_pickle=False``:
 loading a checkpoint never runs code hidden in it (a pickle can).
 
-Writing is atomic: the file is written under a temporary name in the same folder and
-then renamed over the old one (``os.replace``, atomic on POSIX and Windows). A crash
-mid-write leaves the previous checkpoint whole, and at worst a stray ``.tmp`` file.
+Writing is atomic: the file is written under a temporary name in the same folder,
+unique to the call (the process id and random hex digits), and then renamed over the
+old one (``os.replace``, atomic on POSIX and Windows). A crash mid-write leaves the
+previous checkpoint whole; an error (a full disk) removes the temporary file, and only
+a killed process leaves one behind (``checkpoint.npz.<pid>.<hex>.tmp``, which the next
+run in the folder removes: see minires.run_directory).
+
+Reading checks what it reads: a file that is not a zip archive, an entry of pickled
+objects, a structure that is not the one :func:`save_checkpoint` writes, each is a
+one-line :class:`CheckpointError` naming the file. :func:`check_training_state` goes
+further for the command line's checkpoints: every field a resumed run needs, of the
+right kind.
 
 This module reads and writes host NumPy arrays only (files live on the host); it does
 no array math on tensors, so it imports NumPy directly.
 """
 
 import json
+import math
 import os
+import secrets
 import zipfile
 
 import numpy
 
 STRUCTURE_KEY = "__structure__"
 ARRAY_MARK = "__array__"
+ZIP_MAGIC = b"PK\x03\x04"          # how every .npz (a zip archive) starts
 
 
 class CheckpointError(Exception):
@@ -60,14 +72,20 @@ def _split(value, path, arrays):
                     "use arrays, numbers, strings, lists and dicts")
 
 
-def _join(structure, arrays):
-    """Rebuilds the nest that :func:`_split` took apart."""
+def _join(structure, arrays, path=""):
+    """Rebuilds the nest that :func:`_split` took apart; ValueError names a damaged place."""
+    where = path or "the top"
     if isinstance(structure, dict) and ARRAY_MARK in structure:
+        if structure[ARRAY_MARK] not in arrays:
+            raise ValueError(f"{where} names the array entry {structure[ARRAY_MARK]!r}, which the file lacks")
         return arrays[structure[ARRAY_MARK]]
     if isinstance(structure, dict):
-        return {key: _join(item, arrays) for key, item in structure["__dict__"]}
+        items = structure.get("__dict__")
+        if not isinstance(items, list) or not all(isinstance(item, list) and len(item) == 2 for item in items):
+            raise ValueError(f"{where} is an object that is neither an array mark nor a dict")
+        return {key: _join(item, arrays, f"{path}/{key}" if path else str(key)) for key, item in items}
     if isinstance(structure, list):
-        return [_join(item, arrays) for item in structure]
+        return [_join(item, arrays, f"{path}/{index}") for index, item in enumerate(structure)]
     return structure
 
 
@@ -81,12 +99,17 @@ def save_checkpoint(path, state):
     structure = _split(state, "", arrays)
     entries = {name: array for name, array in arrays.items()}
     entries[STRUCTURE_KEY] = numpy.array(json.dumps(structure))
-    temporary = path + ".tmp"
-    with open(temporary, "wb") as file:
-        numpy.savez(file, allow_pickle=False, **entries)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temporary, "xb") as file:
+            numpy.savez(file, allow_pickle=False, **entries)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except Exception:                    # a full disk, say; a kill (KeyboardInterrupt) leaves it
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def load_checkpoint(path):
@@ -94,6 +117,10 @@ def load_checkpoint(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path}")
+    with open(path, "rb") as file:
+        if file.read(4) != ZIP_MAGIC:          # numpy.load would take it for a pickle
+            raise CheckpointError(f"{path} is not a minires checkpoint (not an .npz archive: it does not "
+                                  "start as a zip file does)")
     try:
         with numpy.load(path, allow_pickle=False) as npz:
             if STRUCTURE_KEY not in npz.files:
@@ -101,7 +128,68 @@ def load_checkpoint(path):
                                       f"(it has no {STRUCTURE_KEY} entry)")
             structure = json.loads(str(npz[STRUCTURE_KEY]))
             arrays = {name: npz[name] for name in npz.files if name != STRUCTURE_KEY}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
-                              "delete it, or resume from an earlier copy") from None
-    return _join(structure, arrays)
+    except ValueError as error:
+        if "pickle" in str(error):              # an entry of Python objects: never loaded
+            raise CheckpointError(f"{path} is corrupt or not a minires checkpoint: an entry holds Python "
+                                  "objects (a pickle), which minires never loads") from None
+        raise CheckpointError(f"{path} is truncated or corrupt ({type(error).__name__}: "
+                              f"{' '.join(str(error).split())}); delete it, or resume from an earlier copy") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise CheckpointError(f"{path} is truncated or corrupt ({type(error).__name__}: "
+                              f"{' '.join(str(error).split())}); delete it, or resume from an earlier copy") from None
+    try:
+        return _join(structure, arrays)
+    except ValueError as error:
+        raise CheckpointError(f"{path} is corrupt: its {STRUCTURE_KEY} entry is damaged ({error})") from None
+
+
+TRAINING_STATE_FIELDS = ("epoch", "model", "optimizer", "scheduler", "van", "train_loader", "random",
+                         "history")
+
+
+def check_training_state(state, path):
+    """Checks a loaded training checkpoint (minires.train.training_state) before it is restored.
+
+    Every field a resumed run needs must be there and of its kind: ``epoch`` an int >= 0,
+    ``history`` one record per finished epoch (numbered 1..epoch, with finite losses),
+    ``model`` a dict of arrays, ``optimizer``, ``train_loader`` and ``random`` dicts,
+    ``scheduler`` and ``van`` dicts or None. Whether the arrays fit the model is left to
+    ``load_state_dict``, which names the entry.
+
+    Raises:
+        CheckpointError: "<path> is damaged: <field> ...", naming the field.
+    """
+    def damaged(field, what):
+        return CheckpointError(f"{path} is damaged: {field} {what}")
+
+    if not isinstance(state, dict):
+        raise damaged("its top", f"is of type {type(state).__name__}, not the dict of a training state")
+    for field in TRAINING_STATE_FIELDS:
+        if field not in state:
+            raise damaged(field, "is missing")
+    epoch = state["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise damaged("epoch", f"is {epoch!r}; expected an integer >= 0")
+    model = state["model"]
+    if not isinstance(model, dict) or not model:
+        raise damaged("model", "is not a dict of arrays (a state_dict)")
+    for name, value in model.items():
+        if not isinstance(value, numpy.ndarray):
+            raise damaged(f"model/{name}", f"is of type {type(value).__name__}, not an array")
+    for field in ("optimizer", "train_loader", "random"):
+        if not isinstance(state[field], dict):
+            raise damaged(field, f"is of type {type(state[field]).__name__}, not a dict")
+    for field in ("scheduler", "van"):
+        if state[field] is not None and not isinstance(state[field], dict):
+            raise damaged(field, f"is of type {type(state[field]).__name__}, not a dict or null")
+    history = state["history"]
+    if not isinstance(history, list) or len(history) != epoch:
+        found = f"{len(history)} records" if isinstance(history, list) else f"a value of type {type(history).__name__}"
+        raise damaged("history", f"holds {found}; expected one per finished epoch ({epoch})")
+    for number, record in enumerate(history, start=1):
+        if not isinstance(record, dict) or record.get("epoch") != number:
+            raise damaged(f"history/{number - 1}", f"is not the record of epoch {number}")
+        for key in ("train_loss", "test_loss"):
+            value = record.get(key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise damaged(f"history/{number - 1}/{key}", f"is {value!r}; expected a finite number")

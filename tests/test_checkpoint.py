@@ -1,5 +1,7 @@
-"""Checkpoints: nested state in one .npz, no pickle, atomic writes; run folders."""
+"""Checkpoints: nested state in one .npz, no pickle, atomic writes, damaged files named.
+(Run folders are tested in test_run_directory.py.)"""
 
+import errno
 import json
 import os
 
@@ -7,8 +9,7 @@ import numpy
 import pytest
 
 from minires import checkpoint
-from minires.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from minires.run_directory import RunDirectory, RunDirectoryError
+from minires.checkpoint import CheckpointError, check_training_state, load_checkpoint, save_checkpoint
 
 
 def nested_state():
@@ -90,40 +91,84 @@ def test_truncated_missing_and_foreign_files_get_clear_errors(tmp_path):
         load_checkpoint(tmp_path / "other.npz")
 
 
-def test_run_directory_refuses_to_overwrite_without_being_asked(tmp_path):
-    folder = tmp_path / "run"
-    run = RunDirectory(folder, "new")
-    run.write_config({"settings": {"model": "resnet"}})
-    with pytest.raises(RunDirectoryError, match="--overwrite"):
-        RunDirectory(folder, "new")
-    (folder / "notes.txt").write_text("mine")
-    RunDirectory(folder, "overwrite")
-    assert not (folder / "config.json").exists()
-    assert (folder / "notes.txt").read_text() == "mine"       # only the run's own files go
+def test_a_file_that_is_not_a_zip_is_not_taken_for_a_pickle(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (f"{path} is not a minires checkpoint (not an .npz archive: it does not "
+                                 "start as a zip file does)")
+    assert "pickle" not in str(caught.value)
 
 
-def test_run_directory_resume_and_read_need_their_files(tmp_path):
-    folder = tmp_path / "run"
-    with pytest.raises(RunDirectoryError, match="no config.json"):
-        RunDirectory(folder, "resume")
-    with pytest.raises(RunDirectoryError, match="not a run folder"):
-        RunDirectory(folder, "read")
-    run = RunDirectory(folder, "new")
-    run.write_config({"settings": {}})
-    with pytest.raises(RunDirectoryError, match="no checkpoint.npz"):
-        RunDirectory(folder, "resume")
-    run.save_checkpoint({"epoch": 1})
-    assert RunDirectory(folder, "resume").load_checkpoint() == {"epoch": 1}
+@pytest.mark.parametrize("structure, fragment", [
+    ("{not json", "truncated or corrupt"),
+    (json.dumps({"__array__": "model/w"}), "the top names the array entry 'model/w', which the file lacks"),
+    (json.dumps({"__dict__": [["model", {"odd": 1}]]}), "model is an object that is neither an array mark nor a dict"),
+    (json.dumps({"__dict__": "x"}), "the top is an object that is neither"),
+])
+def test_a_damaged_structure_is_named(tmp_path, structure, fragment):
+    path = tmp_path / "checkpoint.npz"
+    numpy.savez(path, **{checkpoint.STRUCTURE_KEY: numpy.array(structure)})
+    with pytest.raises(CheckpointError, match=fragment):
+        load_checkpoint(path)
 
 
-def test_metrics_and_curves(tmp_path):
-    run = RunDirectory(tmp_path / "run", "new")
-    history = [{"epoch": e, "lr": 0.1, "train_loss": 2.0 / e, "train_error": 0.8 / e,
-                "test_loss": 2.1 / e, "test_error": 0.85 / e, "alpha_residual": 1.0 / e}
-               for e in (1, 2, 3)]
-    run.write_metrics(history)
-    assert run.read_metrics() == history
-    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 3
-    run.write_curves(history, "van-8")
-    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [name for name in os.listdir(tmp_path / "run") if "tmp" in name]
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.npz"
+    save_checkpoint(path, {"epoch": 1, "w": numpy.zeros(3)})
+
+    def full_disk(file, **entries):
+        file.write(b"PK\x03\x04 part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(checkpoint.numpy, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, {"epoch": 2, "w": numpy.ones(3)})
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["checkpoint.npz"] and load_checkpoint(path)["epoch"] == 1
+
+
+def test_temporary_names_are_unique(tmp_path, monkeypatch):
+    opened = []
+    real_open = open
+
+    def recording_open(name, mode="r", *args, **kwargs):
+        opened.append(str(name))
+        return real_open(name, mode, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", recording_open)
+    for epoch in (1, 2):
+        save_checkpoint(tmp_path / "checkpoint.npz", {"epoch": epoch})
+    temporary = [name for name in opened if name.endswith(".tmp")]
+    assert len(temporary) == 2 and temporary[0] != temporary[1]
+    assert temporary[0].startswith(f"{tmp_path / 'checkpoint.npz'}.{os.getpid()}.")
+
+
+def training_state():
+    history = [{"epoch": 1, "train_loss": 2.0, "test_loss": 2.1}, {"epoch": 2, "train_loss": 1.5, "test_loss": 1.7}]
+    return {"epoch": 2, "model": {"fc.weight": numpy.zeros((2, 3))}, "optimizer": {"state": {}},
+            "scheduler": None, "van": None, "train_loader": {"epoch": 2}, "random": {"seed": 0},
+            "history": history}
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    (lambda state: state.pop("model"), "model is missing"),
+    (lambda state: state.pop("history"), "history is missing"),
+    (lambda state: state.__setitem__("epoch", -4), "epoch is -4; expected an integer >= 0"),
+    (lambda state: state.__setitem__("epoch", 2.5), "epoch is 2.5; expected an integer >= 0"),
+    (lambda state: state.__setitem__("epoch", True), "epoch is True"),
+    (lambda state: state.__setitem__("model", {"fc.weight": "zeros"}), "model/fc.weight is of type str, not an array"),
+    (lambda state: state.__setitem__("model", {}), "model is not a dict of arrays"),
+    (lambda state: state.__setitem__("optimizer", [1]), "optimizer is of type list, not a dict"),
+    (lambda state: state.__setitem__("scheduler", 3), "scheduler is of type int, not a dict or null"),
+    (lambda state: state.__setitem__("history", state["history"][:1]),
+     r"history holds 1 records; expected one per finished epoch \(2\)"),
+    (lambda state: state["history"][1].__setitem__("epoch", 5), "history/1 is not the record of epoch 2"),
+    (lambda state: state["history"][0].__setitem__("test_loss", float("nan")),
+     "history/0/test_loss is nan; expected a finite number"),
+])
+def test_a_damaged_training_state_is_refused_naming_its_field(tmp_path, damage, fragment):
+    state = training_state()
+    check_training_state(state, "run/checkpoint.npz")                 # whole: no error
+    damage(state)
+    with pytest.raises(CheckpointError, match=f"run/checkpoint.npz is damaged: {fragment}"):
+        check_training_state(state, "run/checkpoint.npz")
