@@ -38,7 +38,47 @@ SCHEDULER_INTERVALS = ("step", "epoch")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss or the parameters became NaN or infinite.
+
+    ``fit`` raises it before ``on_epoch_end`` is called for the epoch, so that a run
+    never records a non-finite model: the checkpoint on disk stays the last finite one.
+    """
+
+
+def _no_batches(function, loader):
+    size = len(loader.dataset) if hasattr(loader, "dataset") else "?"
+    return ValueError(f"{function}: the loader gave no batches (its dataset holds {size} images); "
+                      "give it a dataset that is not empty")
+
+
+def non_finite_parameters(model) -> list:
+    """The names of the parameters holding a NaN or an infinity.
+
+    One reduction per parameter on its device, read back together: one wait for the
+    GPU per call, not one per parameter.
+    """
+    named = list(model.named_parameters())
+    if not named:
+        return []
+    xp = backend.array_module(named[0][1].device)
+    finite = xp.stack([xp.isfinite(parameter.data).all() for _, parameter in named])
+    return [name for (name, _), ok in zip(named, backend.to_numpy(finite).tolist()) if not ok]
+
+
+def check_finite(model, record):
+    """Raises TrainingDiverged when an epoch's record or the model is not finite."""
+    for key in ("train_loss", "test_loss"):
+        if key in record and not math.isfinite(record[key]):
+            raise TrainingDiverged(
+                f"the model diverged in epoch {record['epoch']}: its {key.replace('_', ' ')} is "
+                f"{record[key]} (learning rate {record['lr']:g}); lower the learning rate or clip "
+                "gradients")
+    bad = non_finite_parameters(model)
+    if bad:
+        raise TrainingDiverged(
+            f"the model diverged in epoch {record['epoch']}: {len(bad)} parameters hold NaN or "
+            f"infinity ({bad[0]}{', ...' if len(bad) > 1 else ''}; learning rate {record['lr']:g}); "
+            "lower the learning rate or clip gradients")
 
 
 def _blas_threads_for(model):
@@ -110,6 +150,8 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
             seen += batch_size
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")
         bar.close()
+    if seen == 0:
+        raise _no_batches("train_one_epoch", loader)
     total_correct = int(correct_on_device)                        # read once, after the epoch
     return {"train_loss": total_loss / seen,
             "train_error": 1.0 - total_correct / seen,
@@ -134,6 +176,8 @@ def evaluate(model, loader, progress=False, description="test"):
             loss_on_device = loss_on_device + F.cross_entropy(logits, labels, reduction="sum").data
             correct_on_device = correct_on_device + _count_correct(logits, labels)
             seen += labels.shape[0]
+    if seen == 0:
+        raise _no_batches("evaluate", loader)
     total_loss, total_correct = float(loss_on_device), int(correct_on_device)
     return {"test_loss": total_loss / seen, "test_error": 1.0 - total_correct / seen}
 
@@ -152,7 +196,9 @@ def fit(model, train_loader, test_loader, optimizer, epochs, scheduler=None,
         start_epoch: epochs already done (0 for a new run; k when resuming after k).
         history: the records of the epochs already done (when resuming).
         on_epoch_end: called as ``on_epoch_end(record, history)`` after each epoch;
-            the command line writes metrics, curves and a checkpoint there.
+            the command line writes metrics, curves and a checkpoint there. It is
+            not called for an epoch whose losses or parameters are not finite:
+            ``fit`` raises TrainingDiverged instead.
         progress: show progress bars.
         log: where the one-line summary of each epoch goes (None: nowhere).
 
@@ -180,9 +226,10 @@ def fit(model, train_loader, test_loader, optimizer, epochs, scheduler=None,
         if van is not None:
             record["alpha_residual"] = van.alpha_residual()
         record["seconds"] = time.perf_counter() - start
-        history.append(record)
         if log is not None:
             log(describe_epoch(record, epochs))
+        check_finite(model, record)              # before the record is kept or saved
+        history.append(record)
         if on_epoch_end is not None:
             on_epoch_end(record, history)
     return history

@@ -91,3 +91,26 @@ def test_a_training_step_reads_back_only_its_loss():
     with count_synchronizations() as syncs:
         evaluate(model, data.DataLoader(dataset, 16, device="strict"))
     assert syncs.count == 2
+
+
+def test_a_non_finite_parameter_ends_the_run_before_the_epoch_is_recorded():
+    """Finite losses, but a parameter the loss does not reach holds NaN: fit raises before
+    on_epoch_end, so that the command line never saves such a model."""
+    train_loader, test_loader = loaders()
+    model = small_net()
+    model.spare = mr.nn.Parameter(mr.tensor([1.0, float("nan")]))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    saved = []
+    with pytest.raises(TrainingDiverged, match=r"diverged in epoch 1: 1 parameters hold NaN or infinity \(spare;"):
+        fit(model, train_loader, test_loader, optimizer, 2, progress=False, log=None,
+            on_epoch_end=lambda record, history: saved.append(record))
+    assert saved == []
+
+
+def test_a_loader_without_batches_is_a_clear_error():
+    model = small_net()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="train_one_epoch: the loader gave no batches"):
+        train_one_epoch(model, [], optimizer, progress=False)
+    with pytest.raises(ValueError, match="evaluate: the loader gave no batches"):
+        evaluate(model, [])
