@@ -24,7 +24,7 @@ def plot_curves(history, path, title=""):
 
     Args:
         history: list of epoch records from :func:`minires.train.fit`.
-        path: the image file to write.
+        path: the image file to write, or a binary file open for writing.
         title: the figure's title (the command line uses the model and data).
     """
     epochs = [record["epoch"] for record in history]
@@ -53,7 +53,7 @@ def plot_curves(history, path, title=""):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))          # whole epochs
     if title:
         figure.suptitle(title)
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")     # path may be an open file
 
 
 def plot_runs(runs, path, title="error against epoch"):
@@ -61,7 +61,7 @@ def plot_runs(runs, path, title="error against epoch"):
 
     Args:
         runs: list of (label, history) pairs, e.g. ("resnet-20", [...]).
-        path: the image file to write.
+        path: the image file to write, or a binary file open for writing.
     """
     figure = Figure(figsize=(8, 5), layout="constrained")
     axes = figure.subplots()
@@ -76,4 +76,4 @@ def plot_runs(runs, path, title="error against epoch"):
     axes.grid(alpha=0.3)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(fontsize="small")
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")     # path may be an open file

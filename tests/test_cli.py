@@ -130,13 +130,13 @@ def test_missing_data_path(tmp_path, capsys):
 def test_corrupt_archive(tmp_path, capsys):
     archive = tmp_path / "images.tar.gz"
     archive.write_bytes(b"\x1f\x8b\x08 this is not a whole gzip file")
-    assert main(["train", "--data", str(archive), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert main(["train", "--data", str(archive), "--out", str(tmp_path / "run"), "--no-progress"]) == 1
     assert "images.tar.gz" in error_line(capsys)
 
 
 def test_checksum_mismatch(tmp_path, capsys):
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not the published archive")
-    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--no-progress"]) == 1
     assert "md5" in error_line(capsys).lower()
 
 

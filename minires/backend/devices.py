@@ -227,6 +227,29 @@ def synchronize(device: str):
         _cuda()[0].cuda.Device().synchronize()
 
 
+def available_memory(device: str):
+    """Bytes that new arrays on ``device`` could still take; None where it cannot be known.
+
+    CPU: the kernel's estimate of memory available without swapping (``MemAvailable`` in
+    /proc/meminfo, Linux only). CUDA: the device's free memory plus what CuPy's memory
+    pool holds unused. The command line refuses a model whose estimated need exceeds it.
+    """
+    if _get_device(device).name == "cuda":
+        cupy = _cuda()[0]
+        free_bytes, _ = cupy.cuda.runtime.memGetInfo()
+        return free_bytes + cupy.get_default_memory_pool().free_bytes()
+    if _get_device(device).name != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024            # the file counts kiB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 # ----------------------------------------------------------------------------------
 # Default device
 # ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import platform
 from importlib import metadata
 
 from minires import backend
+from minires.cli.settings_check import DEVICES
 from minires.data import cache_directory
 
 PACKAGES = ("minires", "numpy", "cupy-cuda12x", "cupy", "pillow", "tqdm", "matplotlib")
@@ -35,5 +36,12 @@ def run(arguments):
         print("    device auto: cuda (CuPy imports and a CUDA device runs a kernel)")
     else:
         print(f"    device auto: cpu, NumPy ({reason})")
-    print(f"MINIRES_DEVICE: {os.environ.get('MINIRES_DEVICE', '(unset: cpu unless --device says otherwise)')}")
+    requested = os.environ.get("MINIRES_DEVICE")
+    if requested is None:
+        print("MINIRES_DEVICE: (unset: the library uses cpu, minires train auto)")
+    elif requested.strip().lower() in DEVICES:
+        print(f"MINIRES_DEVICE: {requested} (the device when --device is not given)")
+    else:
+        print(f"MINIRES_DEVICE: {requested!r} is not a device: use {', '.join(DEVICES)} "
+              "(minires train refuses it)")
     print(f"    data cache: {cache_directory()} (set MINIRES_DATA to move it)")

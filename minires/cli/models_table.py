@@ -59,6 +59,7 @@ def model_name(text):
 BLOCK_OPTIONS = ("shortcut", "zero_init_last_bn", "gate", "gate_bias", "post_activation",
                  "width_factor", "variant", "dropout_p", "init")
 MNIST_DATA = {"mnist": MNIST, "fashion-mnist": FashionMNIST}
+DATA_NAMES = ("sample", "cifar10", *MNIST_DATA)     # what --data takes besides a path
 
 
 def add_block_option_arguments(parser):
@@ -94,6 +95,21 @@ def block_options(settings) -> dict:
     return given
 
 
+def check_model_settings(settings):
+    """The depth and block options of settings["model"], checked before any data is read."""
+    builder, _, _ = MODELS[settings["model"]]
+    block_options(settings)
+    depth = settings["depth"]
+    try:
+        if builder == "cifar":
+            models.blocks_per_stage(depth)
+        elif depth < 3:
+            raise ValueError(f"{builder}_net: depth must be >= 3 (the first layer, at least one "
+                             f"block, the last layer); got {depth}")
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"--model {settings['model']} --depth {depth}: {error}") from None
+
+
 def build_model(settings, num_classes, image_shape):
     """The net named by settings["model"], for images of image_shape (C, H, W)."""
     builder, family, _ = MODELS[settings["model"]]
@@ -117,14 +133,19 @@ def build_model(settings, num_classes, image_shape):
         raise CommandError(f"--model {settings['model']} --depth {settings['depth']}: {error}") from None
 
 
-def datasets(settings, datasets_from_path):
-    """(train set, test set) for settings["data"], with augmentation for training."""
+def datasets(settings, datasets_from_path, progress=True):
+    """(train set, test set) for settings["data"], with augmentation for training.
+
+    ``progress`` shows the bars of downloads and of decoding images (--no-progress hides them).
+    """
     data = settings["data"]
     if data in MNIST_DATA:
         dataset_class = MNIST_DATA[data]
         to_float = transforms.ToFloat()
-        return (dataset_class(train=True, download=settings["download"], transform=to_float),
-                dataset_class(train=False, download=settings["download"], transform=to_float))
+        return (dataset_class(train=True, download=settings["download"], transform=to_float, progress=progress),
+                dataset_class(train=False, download=settings["download"], transform=to_float,
+                              progress=progress))
     test_transform = transforms.cifar10_test_transform()
     train_transform = transforms.cifar10_train_transform() if settings["augment"] else test_transform
-    return datasets_from_path(data, train_transform, test_transform, download=settings["download"])
+    return datasets_from_path(data, train_transform, test_transform, download=settings["download"],
+                              progress=progress)

@@ -1,7 +1,8 @@
 """``minires plot RUN [RUN ...]``: the papers' figure, error against epoch, one colour per run."""
 
+from minires.cli.errors import CommandError
 from minires.plotting import plot_runs
-from minires.run_directory import RunDirectory
+from minires.run_directory import RunDirectory, write_atomically
 
 
 def add_parser(commands):
@@ -15,9 +16,10 @@ def add_parser(commands):
 
 
 def run_label(config, folder) -> str:
-    """'resnet-20' from a run's config; the folder name when the config lacks a model."""
-    if "model" in config and "depth" in config:
-        return f"{config['model']}-{config['depth']}"
+    """'residual-20' from a run's config.json; the folder name when it lacks a model."""
+    settings = config.get("settings", {})
+    if "model" in settings and "depth" in settings:
+        return f"{settings['model']}-{settings['depth']}"
     return folder
 
 
@@ -25,9 +27,14 @@ def run(arguments):
     runs = []
     for folder in arguments.runs:
         run_directory = RunDirectory(folder, mode="read")
-        runs.append((run_label(run_directory.read_config(), folder), run_directory.read_metrics()))
+        history = run_directory.read_metrics()
+        if not history:
+            raise CommandError(f"{folder} has no finished epoch to plot (its metrics.jsonl is empty)")
+        runs.append((run_label(run_directory.read_config(), folder), history))
     labels = [label for label, _ in runs]
     if len(set(labels)) < len(labels):            # two runs of the same net: name them by folder
         runs = [(f"{label} ({folder})", history) for (label, history), folder in zip(runs, arguments.runs)]
-    plot_runs(runs, arguments.out)
+    if not arguments.out.lower().endswith(".png"):
+        raise CommandError(f"--out {arguments.out}: the figure is a PNG image; give a name ending in .png")
+    write_atomically(arguments.out, lambda file: plot_runs(runs, file))
     print(f"wrote {arguments.out}")

@@ -12,19 +12,29 @@ Resuming (``--resume --out RUN``) reads the run's config.json and checkpoint.npz
 continues where the last finished epoch left off; the result equals an uninterrupted
 run's, bit for bit on the CPU. Only --epochs (to train further), --device and
 --no-progress may differ from the saved settings.
+
+``run`` checks everything before it writes anything, in this order: the options
+(settings_check.py), the data, whether the net can fit in memory (memory_check.py),
+the net and, on a resume, the run's config.json and checkpoint. Only then does it
+enter ``run_directory.writing()``, where an old run is replaced (--overwrite) and the
+run's files are written. A run whose loss or parameters stop being finite ends with
+TrainingDiverged, its last finite epoch's checkpoint kept.
 """
 
 import datetime
 import os
 import sys
+import warnings
 
-from minires import backend, fast, optim
+from minires import backend, checkpoint, fast, optim
 from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.cli.info_command import installed_versions
+from minires.cli.memory_check import check_fits
+from minires.cli.settings_check import SCHEDULES, check_saved_settings, check_settings
 from minires.data import DataLoader, datasets_from_path, random_subset
 from minires.run_directory import RunDirectory
-from minires.train import fit, restore_training_state, training_state
+from minires.train import TrainingDiverged, fit, restore_training_state, training_state
 
 # The main job's settings: what `minires train` with no arguments does.
 DEFAULTS = {
@@ -38,7 +48,6 @@ DEFAULTS = {
 }
 # Settings that may change when a run is resumed; every other one must match.
 RESUMABLE_CHANGES = ("epochs", "device")
-SCHEDULES = ("cosine", "multistep", "constant")
 
 
 def _positive_int(text):
@@ -83,7 +92,7 @@ def add_parser(commands):
     add("--multiplier-lr-fraction", type=float,
         help="VAN: the Lagrange multipliers' step as a fraction of lr (default: 0.1, the paper's CIFAR value)")
     add("--seed", type=int, help="default: 0")
-    add("--device", help="auto (CUDA when usable, default), cpu or cuda")
+    add("--device", help="auto (CUDA when usable), cpu or cuda (default: $MINIRES_DEVICE, else auto)")
     add("--reference-kernels", dest="fast", action="store_false", default=None,
         help="compute with the reference ops of minires.functional instead of minires.fast's "
              "kernels: the same values, several times slower on the CPU")
@@ -95,14 +104,25 @@ def add_parser(commands):
     parser.set_defaults(run=run)
 
 
-def given_settings(arguments) -> dict:
-    """The settings the user typed (argparse leaves the others None)."""
-    return {name: getattr(arguments, name) for name in DEFAULTS if getattr(arguments, name) is not None}
+def given_settings(arguments) -> tuple:
+    """(the settings the user typed, what chose the device).
+
+    argparse leaves the options not typed None. Without --device, the environment
+    variable MINIRES_DEVICE chooses the device when it is set, as it does for the
+    library; then the device counts as typed, and its mistakes name the variable.
+    """
+    given = {name: getattr(arguments, name) for name in DEFAULTS if getattr(arguments, name) is not None}
+    environment_device = os.environ.get("MINIRES_DEVICE", "").strip().lower()
+    if "device" not in given and environment_device:
+        given["device"] = environment_device
+        return given, "MINIRES_DEVICE"
+    return given, "--device"
 
 
-def resolve_settings(arguments, saved=None) -> dict:
+def resolve_settings(arguments, saved=None, given=None) -> dict:
     """The defaults, then a resumed run's saved settings, then what the user typed."""
-    given = given_settings(arguments)
+    if given is None:
+        given, _ = given_settings(arguments)
     if saved is None:
         return {**DEFAULTS, **given}
     saved = {**DEFAULTS, **saved}                 # a run of minires 0.1 has no "fast": it ran them
@@ -131,8 +151,15 @@ def choose_subset(dataset, size, seed, which):
     return random_subset(dataset, size, seed)
 
 
-def build_data(settings, device):
-    train_set, test_set = models_table.datasets(settings, datasets_from_path)
+def check_data_exists(data):
+    """A --data PATH that does not exist is a usage mistake, found before anything runs."""
+    if data not in models_table.DATA_NAMES and not os.path.exists(data):
+        raise CommandError(f"--data {data}: no such file or folder; use "
+                           f"{', '.join(models_table.DATA_NAMES)}, or the path of a folder or .tar.gz")
+
+
+def build_data(settings, device, progress=True):
+    train_set, test_set = models_table.datasets(settings, datasets_from_path, progress)
     train_set = choose_subset(train_set, settings["train_subset"], settings["seed"], "train")
     test_set = choose_subset(test_set, settings["test_subset"], settings["seed"] + 1, "test")
     train_loader = DataLoader(train_set, settings["batch_size"], shuffle=True, seed=settings["seed"],
@@ -153,9 +180,6 @@ def build_scheduler(settings, optimizer, steps_per_epoch):
     """The schedule, stepped after every batch: warm-up, then cosine or multistep."""
     total_steps = settings["epochs"] * steps_per_epoch
     warmup_steps = settings["warmup_epochs"] * steps_per_epoch
-    if warmup_steps >= total_steps:
-        raise CommandError(f"--warmup-epochs {settings['warmup_epochs']} leaves no epoch for the "
-                           f"schedule of {settings['epochs']} epochs; use fewer warm-up epochs")
     if settings["schedule"] == "cosine":
         main = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps - warmup_steps)
     elif settings["schedule"] == "multistep":
@@ -181,12 +205,20 @@ def default_out(settings) -> str:
 
 
 def run(arguments):
+    """Checks everything, then trains; nothing is written before every check has passed."""
     if arguments.resume and arguments.overwrite:
         raise CommandError("--resume continues the run in --out and --overwrite replaces it; choose one")
     if arguments.resume and arguments.out is None:
         raise CommandError("--resume needs --out, the run folder to continue")
-    run_directory = RunDirectory(arguments.out, "resume") if arguments.resume else None
-    settings = resolve_settings(arguments, run_directory.read_config()["settings"] if run_directory else None)
+    run_directory, saved = None, None
+    if arguments.resume:
+        run_directory = RunDirectory(arguments.out, "resume")
+        saved = run_directory.read_config()["settings"]
+        check_saved_settings(saved, run_directory.file("config.json"))
+    given, device_source = given_settings(arguments)
+    settings = check_settings(resolve_settings(arguments, saved, given), given, device_source)
+    check_data_exists(settings["data"])
+    models_table.check_model_settings(settings)
     out = arguments.out or default_out(settings)
     if run_directory is None:
         run_directory = RunDirectory(out, "overwrite" if arguments.overwrite else "new")
@@ -196,48 +228,76 @@ def run(arguments):
     if device == "cpu":
         fast.keep_freed_memory()          # this process is the command's own: see the module docstring
     backend.manual_seed(settings["seed"])
-    train_loader, test_loader = build_data(settings, device)
+    train_loader, test_loader = build_data(settings, device, arguments.progress)
     image_shape = test_loader.dataset.batch([0])[0].shape[1:]      # (C, H, W); the test transform draws nothing
-    model = models_table.build_model(settings, len(test_loader.dataset.classes), image_shape).to(device)
+    num_classes = len(test_loader.dataset.classes)
+    check_fits(settings, lambda depth, width: models_table.build_model(
+        {**settings, "depth": depth, "width": width}, num_classes, image_shape),
+        image_shape, min(settings["batch_size"], len(train_loader.dataset)), device)
+    model = models_table.build_model(settings, num_classes, image_shape).to(device)
     van = optim.VANConstraint(model, settings["multiplier_lr_fraction"]) if models_table.is_van(settings) else None
     optimizer = build_optimizer(settings, van.parameters_except_alphas() if van else model.parameters())
     scheduler = build_scheduler(settings, optimizer, len(train_loader))
 
     start_epoch, history = 0, []
     if arguments.resume:
-        try:
-            start_epoch, history = restore_training_state(run_directory.load_checkpoint(), model,
-                                                          optimizer, scheduler, van, train_loader)
-        except (RuntimeError, ValueError, KeyError) as error:
-            raise CommandError(f"the checkpoint in {out} does not fit this model ({error}); "
-                               "resume with the run's own settings, or start a new run") from None
+        start_epoch, history = resume_state(run_directory, model, optimizer, scheduler, van, train_loader)
         if start_epoch >= settings["epochs"]:
             print(f"{out} has already trained {start_epoch} epochs; pass --epochs N (N > {start_epoch}) "
                   "to train further")
             return 0
-        print(f"resuming {out} after epoch {start_epoch}")
-    run_directory.write_config({
-        "settings": settings, "device": device, "command": sys.argv,
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-        "versions": installed_versions(), "parameters": model.num_parameters(),
-        "train_images": len(train_loader.dataset), "test_images": len(test_loader.dataset),
-    })
-    title = f"{settings['model']}-{settings['depth']} on {settings['data']}"
-    kernels = "minires.fast's kernels" if settings["fast"] else "the reference ops (--reference-kernels)"
-    print(f"{title}: {model.num_parameters():,} parameters, {len(train_loader.dataset)} training and "
-          f"{len(test_loader.dataset)} test images, {device}, {kernels}; writing to {out}")
 
-    def on_epoch_end(record, history):
-        run_directory.save_checkpoint(training_state(model, optimizer, scheduler, van, train_loader, history))
-        run_directory.write_metrics(history)
-        run_directory.write_curves(history, title)
+    with run_directory.writing():             # everything is checked: now the folder is written
+        if arguments.resume:
+            print(f"resuming {out} after epoch {start_epoch}")
+        run_directory.write_config({
+            "settings": settings, "device": device, "command": sys.argv,
+            "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "versions": installed_versions(), "parameters": model.num_parameters(),
+            "train_images": len(train_loader.dataset), "test_images": len(test_loader.dataset),
+        })
+        title = f"{settings['model']}-{settings['depth']} on {settings['data']}"
+        kernels = "minires.fast's kernels" if settings["fast"] else "the reference ops (--reference-kernels)"
+        print(f"{title}: {model.num_parameters():,} parameters, {len(train_loader.dataset)} training and "
+              f"{len(test_loader.dataset)} test images, {device}, {kernels}; writing to {out}")
 
-    history = fit(model, train_loader, test_loader, optimizer, settings["epochs"], scheduler,
-                  scheduler_interval="step", van=van, max_grad_norm=settings["max_grad_norm"],
-                  start_epoch=start_epoch, history=history, on_epoch_end=on_epoch_end,
-                  progress=arguments.progress)
+        saved_epoch = [start_epoch]
+
+        def on_epoch_end(record, history):
+            saved_epoch[0] = record["epoch"]
+            run_directory.save_checkpoint(training_state(model, optimizer, scheduler, van, train_loader, history))
+            run_directory.write_metrics(history)
+            run_directory.write_curves(history, title)
+
+        try:
+            with warnings.catch_warnings():
+                # A diverging run is reported by fit's check, in one line; NumPy's warnings
+                # about the overflows on the way there would come first, many lines of them.
+                warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered",
+                                        RuntimeWarning)
+                history = fit(model, train_loader, test_loader, optimizer, settings["epochs"], scheduler,
+                              scheduler_interval="step", van=van, max_grad_norm=settings["max_grad_norm"],
+                              start_epoch=start_epoch, history=history, on_epoch_end=on_epoch_end,
+                              progress=arguments.progress)
+        except TrainingDiverged as error:
+            kept = (f"{run_directory.file('checkpoint.npz')} keeps epoch {saved_epoch[0]}, the last finite one"
+                    if saved_epoch[0] else "no checkpoint was written")
+            raise TrainingDiverged(f"{error}; {kept}") from None
     accuracy = 100.0 * (1.0 - history[-1]["test_error"])
-    chance = 100.0 / len(test_loader.dataset.classes)
+    chance = 100.0 / num_classes
     print(f"final test accuracy {accuracy:.2f}% (chance: {chance:.0f}%)")
     print(f"curves: {run_directory.file('curves.png')}   metrics: {run_directory.file('metrics.jsonl')}")
     return 0
+
+
+def resume_state(run_directory, model, optimizer, scheduler, van, train_loader):
+    """Loads, checks and restores the checkpoint of a resumed run: (epochs done, history)."""
+    path = run_directory.file("checkpoint.npz")
+    state = run_directory.load_checkpoint()
+    checkpoint.check_training_state(state, path)
+    try:
+        return restore_training_state(state, model, optimizer, scheduler, van, train_loader)
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        raise CommandError(f"the checkpoint {path} does not fit this model ({reason}); "
+                           "resume with the run's own settings, or start a new run") from None
