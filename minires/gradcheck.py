@@ -147,6 +147,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
         analytic = value.grad if value.grad is not None else xp.zeros(value.shape, dtype=value.dtype)
         numeric, center, plus, minus = _central_differences(fn, args, position, weights, eps)
         excess = xp.abs(analytic - numeric) - (atol + rtol * xp.abs(numeric))
+        # NaN compares false with everything: a non-finite gradient, analytic or numeric,
+        # is a failure of its own, not a pass
+        excess = xp.where(xp.isfinite(analytic) & xp.isfinite(numeric), excess, xp.inf)
         worst = int(excess.argmax()) if excess.size else 0
         if excess.size == 0 or float(excess.reshape(-1)[worst]) <= 0:
             continue
@@ -173,6 +176,12 @@ def _failure_message(position, shape, worst, analytic, numeric, excess,
         f"    |analytic - numeric| = {abs(a - n):.3e}, allowed atol + rtol*|numeric| = "
         f"{atol + rtol * abs(n):.3e}, relative error {relative:.3e}",
     ]
+    non_finite = int(backend.get_array_module(excess).isinf(excess).sum())      # marked by gradcheck
+    if non_finite:
+        lines.append(
+            f"    {non_finite} of {excess.size} elements have a non-finite gradient (NaN or infinity, "
+            "analytic or numeric): the function is not finite, or not differentiable, at this point; "
+            "check another point")
     right, left = (plus - center) / eps, (center - minus) / eps
     if abs(right - left) > 10 * (atol + rtol * max(abs(left), abs(right))):
         lines.append(

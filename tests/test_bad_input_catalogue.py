@@ -262,6 +262,10 @@ RUN_FILES = [
     resume_row("checkpoint-negative-epoch", _edit_checkpoint(lambda state: state.__setitem__("epoch", -4)),
                "epoch"),
     resume_row("checkpoint-without-model", _edit_checkpoint(lambda state: state.pop("model")), "model"),
+    resume_row("checkpoint-of-another-model", _set_setting("model", "highway"),
+               "checkpoint.npz does not fit the run its config.json describes (load_state_dict: cannot load"),
+    resume_row("checkpoint-of-another-width", _set_setting("width", 8),
+               "fc.weight: the state dict has shape (10, 16), the model expects (10, 32)"),
     resume_row("checkpoint-history-too-short", _edit_checkpoint(lambda state: state.__setitem__("history", [])),
                "history"),
 ]

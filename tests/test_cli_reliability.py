@@ -7,6 +7,10 @@ import errno
 import json
 import math
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy
 import pytest
@@ -176,3 +180,32 @@ def test_a_net_that_cannot_fit_is_refused_before_it_is_built(tmp_path, capsys, m
     line = error_line(capsys)
     assert "cannot fit" in line and "cpu has 0.000977 GiB available" in line
     assert not (tmp_path / "run").exists()
+
+
+def test_a_killed_run_leaves_a_loadable_checkpoint_and_its_lock_is_taken_over(tmp_path):
+    """SIGKILL (no cleanup runs) once the first checkpoint is on disk: the checkpoint loads,
+    the dead process's lock does not block --resume, and the resumed run finishes."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "minires", "train", *SMALL_RUN, "--epochs", "30", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.npz").exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.05)
+        time.sleep(0.3)                                   # somewhere in a later epoch, or its writing
+        assert (out / LOCK).exists()                      # held while the run writes
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    state = load_checkpoint(out / "checkpoint.npz")
+    assert state["epoch"] >= 1 and all(finite_arrays(state))
+    assert json.loads((out / LOCK).read_text())["pid"] == process.pid        # left by the dead process
+    assert main(["train", "--resume", "--out", str(out), "--epochs", str(state["epoch"] + 1),
+                 "--no-progress"]) == 0
+    assert not (out / LOCK).exists() and not [name for name in os.listdir(out) if name.endswith(".tmp")]
+    assert load_checkpoint(out / "checkpoint.npz")["epoch"] == state["epoch"] + 1

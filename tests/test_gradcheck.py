@@ -97,3 +97,21 @@ def test_numerical_grad_of_a_python_float():
     grads = mr.numerical_grad(lambda a, n: a * a * n, 3.0, 2)
     np.testing.assert_allclose(grads[0], 12.0, rtol=1e-8)
     assert grads[1] is None                                   # an int is not differentiable
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_a_function_that_is_nan_at_the_point_fails():
+    """NaN compares false with every tolerance: the check must count it as a failure (the
+    sum is NaN, so every numerical derivative is)."""
+    x = mr.tensor([-1.0, 4.0, 9.0], dtype="float64", requires_grad=True)
+    with pytest.raises(mr.GradcheckError, match=r"\(3 of 3 elements fail\)") as caught:
+        mr.gradcheck(lambda t: (t ** 0.5).sum(), x)
+    assert "3 of 3 elements have a non-finite gradient" in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_an_infinite_gradient_fails():
+    x = mr.tensor([0.0, 1.0], dtype="float64", requires_grad=True)
+    with pytest.raises(mr.GradcheckError, match="non-finite gradient"):
+        mr.gradcheck(lambda t: (t ** 0.5).sum(), x)

@@ -273,6 +273,13 @@ BAD_STATES = [
                  r"head\.1\.bias: the state dict has shape \(3,\), the model expects \(2,\)", id="misshaped"),
     pytest.param(lambda state: state.update({"head.2.weight": np.zeros(1)}),
                  r"head\.2\.weight: in the state dict but not in the model", id="unexpected"),
+    pytest.param(lambda state: state.update({"head.1.bias": "abc"}),
+                 r"head\.1\.bias: the state dict holds str 'abc', not numbers; the model expects an "
+                 r"array of shape \(2,\)", id="string"),
+    pytest.param(lambda state: state.update({"head.1.bias": None}),
+                 r"head\.1\.bias: the state dict holds NoneType None, not numbers", id="none"),
+    pytest.param(lambda state: state.update({"head.1.bias": np.array(["a", "b"])}),
+                 r"head\.1\.bias: the state dict holds an array of <U1, not numbers", id="array-of-strings"),
 ]
 
 

@@ -31,6 +31,7 @@ from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.cli.info_command import installed_versions
 from minires.cli.memory_check import check_fits
+from minires.checkpoint import CheckpointError
 from minires.cli.settings_check import SCHEDULES, check_saved_settings, check_settings
 from minires.data import DataLoader, datasets_from_path, random_subset
 from minires.run_directory import RunDirectory
@@ -297,7 +298,7 @@ def resume_state(run_directory, model, optimizer, scheduler, van, train_loader):
     checkpoint.check_training_state(state, path)
     try:
         return restore_training_state(state, model, optimizer, scheduler, van, train_loader)
-    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:     # the run's files disagree
         reason = " ".join(str(error).split())
-        raise CommandError(f"the checkpoint {path} does not fit this model ({reason}); "
-                           "resume with the run's own settings, or start a new run") from None
+        raise CheckpointError(f"the checkpoint {path} does not fit the run its config.json describes "
+                              f"({reason}); was one of them replaced? Start a new run") from None

@@ -256,8 +256,17 @@ class Module:
                 continue
             value = state_dict[name]
             value = value.data if isinstance(value, Tensor) else value
-            if not backend.is_array(value):
-                value = backend.host_array(value, tensor.dtype)
+            if value is not None and not backend.is_array(value):
+                try:
+                    value = backend.host_array(value, tensor.dtype)
+                except (TypeError, ValueError):      # a string, a dict: not numbers
+                    value = None
+            if value is None or not (backend.is_floating(value.dtype) or value.dtype.kind in "iub"):
+                found = (f"an array of {value.dtype}" if value is not None
+                         else f"{type(state_dict[name]).__name__} {state_dict[name]!r:.40}")
+                problems.append(f"  {name}: the state dict holds {found}, not numbers; the model expects "
+                                f"an array of shape {tensor.shape}")
+                continue
             if tuple(value.shape) != tensor.shape:
                 problems.append(f"  {name}: the state dict has shape {tuple(value.shape)}, "
                                 f"the model expects {tensor.shape}")

@@ -133,61 +133,108 @@ class Optimizer:
         """Restores what state_dict() returned, for an optimiser built on the same parameters.
 
         Everything is checked before anything is written: the number of groups, the
-        number of parameters in each, and the shape of every saved array must match
-        (a ValueError names what differs). Arrays are copied onto each parameter's
-        device and cast to its dtype; the entry "step" is a count, kept as an int.
-        The hyperparameters (lr included) are the saved ones.
+        number of parameters in each, each group's hyperparameters, the entries of
+        each parameter's state (``state_names``), and the shape of every saved array
+        must match; a ValueError names what differs. Arrays are copied onto each
+        parameter's device and cast to its dtype; the entry "step" is a count, kept as
+        an int. The hyperparameters (lr included) are the saved ones.
         """
+        where = f"{self._name()}.load_state_dict"
+        _check_type(where, "the state dict", state_dict, dict)
         for key in ("state", "param_groups"):
             if key not in state_dict:
-                raise ValueError(f"{self._name()}.load_state_dict: the state dict has no {key!r} entry "
-                                 f"(it has {sorted(state_dict)}); pass what state_dict() returned")
-        saved_groups = state_dict["param_groups"]
+                raise ValueError(f"{where}: the state dict has no {key!r} entry "
+                                 f"(it has {sorted(map(str, state_dict))}); pass what state_dict() returned")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        _check_type(where, "'param_groups'", saved_groups, (list, tuple))
+        _check_type(where, "'state'", saved_state, dict)
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{self._name()}.load_state_dict: the state dict has {len(saved_groups)} "
+            raise ValueError(f"{where}: the state dict has {len(saved_groups)} "
                              f"parameter groups, this optimiser has {len(self.param_groups)}")
         parameter_of = {}                                 # saved index -> our Parameter
+        new_groups = []
         for number, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{self._name()}.load_state_dict: parameter group {number} has "
-                                 f"{len(saved['params'])} parameters in the state dict, "
-                                 f"{len(group['params'])} in this optimiser")
-            for index, parameter in zip(saved["params"], group["params"]):
-                parameter_of[int(index)] = parameter
+            new_groups.append(self._loaded_group(where, number, saved, group, parameter_of))
         new_state = {}
-        for key, entries in state_dict["state"].items():
+        for key, entries in saved_state.items():
             index = _index(key, self._name())
             if index not in parameter_of:
-                raise ValueError(f"{self._name()}.load_state_dict: the state dict has state for "
+                raise ValueError(f"{where}: the state dict has state for "
                                  f"parameter {index}, but its groups list only {sorted(parameter_of)}")
+            _check_type(where, f"the state of parameter {index}", entries, dict)
+            names = sorted(map(str, entries))
+            if self.state_names and entries and names != sorted(self.state_names):
+                raise ValueError(f"{where}: the state of parameter {index} has the entries {names}; "
+                                 f"{self._name()} keeps {sorted(self.state_names)} (or none, before "
+                                 "its first step)")
             parameter = parameter_of[index]
-            new_state[parameter] = {name: self._loaded_value(name, value, parameter, index)
+            new_state[parameter] = {name: self._loaded_value(where, name, value, parameter, index)
                                     for name, value in entries.items()}
-        new_groups = []
-        for saved, group in zip(saved_groups, self.param_groups):
-            new_group = {name: backend.scalar_value(value)
-                         for name, value in saved.items() if name != "params"}
-            self.check_hyperparameters(new_group)
-            new_group["params"] = group["params"]
-            new_groups.append(new_group)
         self.state = new_state
         self.param_groups = new_groups
 
-    def _loaded_value(self, name, value, parameter, index):
+    def _loaded_group(self, where, number, saved, group, parameter_of):
+        """Saved group ``number`` checked against our ``group``, as a new group holding our
+        Parameters; records saved index -> Parameter in ``parameter_of``."""
+        _check_type(where, f"parameter group {number}", saved, dict)
+        missing = [key for key in ("params", *self.defaults) if key not in saved]
+        if missing:
+            raise ValueError(f"{where}: parameter group {number} of the state dict lacks {missing} (it has "
+                             f"{sorted(map(str, saved))}); was it saved by another kind of optimiser?")
+        indices = saved["params"]
+        if (not isinstance(indices, (list, tuple))
+                or not all(isinstance(index, int) and not isinstance(index, bool) for index in indices)):
+            raise ValueError(f"{where}: parameter group {number} has params {indices!r:.60} in the "
+                             "state dict; expected a list of parameter indices (ints)")
+        if len(indices) != len(group["params"]):
+            raise ValueError(f"{where}: parameter group {number} has {len(indices)} parameters in the "
+                             f"state dict, {len(group['params'])} in this optimiser")
+        for index, parameter in zip(indices, group["params"]):
+            if index in parameter_of:
+                raise ValueError(f"{where}: parameter index {index} appears twice in the state dict's groups")
+            parameter_of[index] = parameter
+        new_group = {name: backend.scalar_value(value) for name, value in saved.items() if name != "params"}
+        try:
+            self.check_hyperparameters(new_group)
+        except ValueError as error:
+            raise ValueError(f"{where}: parameter group {number} of the state dict: {error}") from None
+        new_group["params"] = group["params"]
+        return new_group
+
+    def _loaded_value(self, where, name, value, parameter, index):
         """One saved state entry, ready for ``parameter``: an int step count, or an array
         of the parameter's shape, dtype and device (always a fresh copy)."""
         value = value.data if isinstance(value, Tensor) else value
+        found = f"{type(value).__name__} {value!r:.40}"
         if backend.is_array(value):
             host = backend.to_numpy(value)
+            found = f"an array of {host.dtype}, shape {host.shape}"
         else:                                             # a number, a list, a NumPy scalar
-            host = backend.host_array(value, None if name == "step" else parameter.dtype)
-        if name == "step":
+            try:
+                host = backend.host_array(value, None if name == "step" else parameter.dtype)
+            except (TypeError, ValueError):               # a string, a dict: not numbers
+                host = None
+        if name == "step":                                # a count: an int >= 0 (a 0-d array will do)
+            if host is None or host.shape != () or host.dtype.kind not in "iu" or host.item() < 0:
+                raise ValueError(f"{where}: state 'step' of parameter {index} is {found} in the state "
+                                 "dict; expected an int >= 0 (the number of updates)")
             return int(host.item())
+        if host is None or host.dtype.kind not in "fiub":
+            raise ValueError(f"{where}: state {name!r} of parameter {index} is {found} in the state "
+                             f"dict; expected an array of numbers of shape {parameter.shape}")
         if tuple(host.shape) != parameter.shape:
-            raise ValueError(f"{self._name()}.load_state_dict: state {name!r} of parameter {index} has "
+            raise ValueError(f"{where}: state {name!r} of parameter {index} has "
                              f"shape {tuple(host.shape)} in the state dict, the parameter has shape "
                              f"{parameter.shape}")
         return backend.to_device(host.astype(parameter.dtype), parameter.device)
+
+
+def _check_type(where, what, value, expected):
+    """Raises a ValueError naming ``what`` unless ``value`` is an instance of ``expected``."""
+    if not isinstance(value, expected):
+        kinds = " or ".join(kind.__name__ for kind in (expected if isinstance(expected, tuple) else (expected,)))
+        raise ValueError(f"{where}: {what} is {type(value).__name__} {value!r:.40}; expected a {kinds} "
+                         "(as state_dict() returns)")
 
 
 def _index(key, optimizer_name):
