@@ -31,7 +31,6 @@ from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.cli.info_command import installed_versions
 from minires.cli.memory_check import check_fits
-from minires.checkpoint import CheckpointError
 from minires.cli.settings_check import SCHEDULES, check_saved_settings, check_settings
 from minires.data import DataLoader, datasets_from_path, random_subset
 from minires.run_directory import RunDirectory
@@ -262,7 +261,7 @@ def run(arguments):
         print(f"{title}: {model.num_parameters():,} parameters, {len(train_loader.dataset)} training and "
               f"{len(test_loader.dataset)} test images, {device}, {kernels}; writing to {out}")
 
-        saved_epoch = [start_epoch]
+        saved_epoch = [start_epoch]          # the epoch checkpoint.npz holds, for the message below
 
         def on_epoch_end(record, history):
             saved_epoch[0] = record["epoch"]
@@ -300,5 +299,5 @@ def resume_state(run_directory, model, optimizer, scheduler, van, train_loader):
         return restore_training_state(state, model, optimizer, scheduler, van, train_loader)
     except (RuntimeError, ValueError, KeyError, TypeError) as error:     # the run's files disagree
         reason = " ".join(str(error).split())
-        raise CheckpointError(f"the checkpoint {path} does not fit the run its config.json describes "
+        raise checkpoint.CheckpointError(f"the checkpoint {path} does not fit the run its config.json describes "
                               f"({reason}); was one of them replaced? Start a new run") from None
