@@ -76,13 +76,16 @@ def _join(structure, arrays, path=""):
     """Rebuilds the nest that :func:`_split` took apart; ValueError names a damaged place."""
     where = path or "the top"
     if isinstance(structure, dict) and ARRAY_MARK in structure:
-        if structure[ARRAY_MARK] not in arrays:
-            raise ValueError(f"{where} names the array entry {structure[ARRAY_MARK]!r}, which the file lacks")
+        if not isinstance(structure[ARRAY_MARK], str) or structure[ARRAY_MARK] not in arrays:
+            raise ValueError(f"{where} names the array entry {structure[ARRAY_MARK]!r:.40}, which the file lacks")
         return arrays[structure[ARRAY_MARK]]
     if isinstance(structure, dict):
         items = structure.get("__dict__")
         if not isinstance(items, list) or not all(isinstance(item, list) and len(item) == 2 for item in items):
             raise ValueError(f"{where} is an object that is neither an array mark nor a dict")
+        for key, _ in items:
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise ValueError(f"{where} is a dict with the key {key!r:.40}; keys are strings or ints")
         return {key: _join(item, arrays, f"{path}/{key}" if path else str(key)) for key, item in items}
     if isinstance(structure, list):
         return [_join(item, arrays, f"{path}/{index}") for index, item in enumerate(structure)]
@@ -126,7 +129,15 @@ def load_checkpoint(path):
             if STRUCTURE_KEY not in npz.files:
                 raise CheckpointError(f"{path} is an .npz file but not a minires checkpoint "
                                       f"(it has no {STRUCTURE_KEY} entry)")
-            structure = json.loads(str(npz[STRUCTURE_KEY]))
+            text = npz[STRUCTURE_KEY]
+            if text.dtype.kind != "U" or text.shape != ():
+                raise CheckpointError(f"{path} is corrupt: its {STRUCTURE_KEY} entry is an array of "
+                                      f"{text.dtype}, shape {text.shape}, not the JSON text of the structure")
+            try:
+                structure = json.loads(str(text))
+            except json.JSONDecodeError as error:
+                raise CheckpointError(f"{path} is corrupt: its {STRUCTURE_KEY} entry is not valid JSON "
+                                      f"({error})") from None
             arrays = {name: npz[name] for name in npz.files if name != STRUCTURE_KEY}
     except ValueError as error:
         if "pickle" in str(error):              # an entry of Python objects: never loaded
@@ -169,11 +180,13 @@ def check_training_state(state, path):
             raise damaged(field, "is missing")
     epoch = state["epoch"]
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise damaged("epoch", f"is {epoch!r}; expected an integer >= 0")
+        raise damaged("epoch", f"is {epoch!r:.40}; expected an integer >= 0")
     model = state["model"]
     if not isinstance(model, dict) or not model:
         raise damaged("model", "is not a dict of arrays (a state_dict)")
     for name, value in model.items():
+        if not isinstance(name, str):
+            raise damaged("model", f"has the key {name!r}; expected parameter names (strings)")
         if not isinstance(value, numpy.ndarray):
             raise damaged(f"model/{name}", f"is of type {type(value).__name__}, not an array")
     for field in ("optimizer", "train_loader", "random"):
@@ -187,9 +200,10 @@ def check_training_state(state, path):
         found = f"{len(history)} records" if isinstance(history, list) else f"a value of type {type(history).__name__}"
         raise damaged("history", f"holds {found}; expected one per finished epoch ({epoch})")
     for number, record in enumerate(history, start=1):
-        if not isinstance(record, dict) or record.get("epoch") != number:
+        record_epoch = record.get("epoch") if isinstance(record, dict) else None
+        if not isinstance(record_epoch, int) or isinstance(record_epoch, bool) or record_epoch != number:
             raise damaged(f"history/{number - 1}", f"is not the record of epoch {number}")
         for key in ("train_loss", "test_loss"):
             value = record.get(key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise damaged(f"history/{number - 1}/{key}", f"is {value!r}; expected a finite number")
+                raise damaged(f"history/{number - 1}/{key}", f"is {value!r:.40}; expected a finite number")

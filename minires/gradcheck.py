@@ -13,6 +13,7 @@ backward is given ``grad=w``, and the finite differences are taken of
 sum(f(x) * w). A wrong gradient survives a random projection only by accident.
 """
 
+import math
 import warnings
 
 from minires import backend
@@ -122,7 +123,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     On failure it raises GradcheckError (or warns and returns False with
     ``raise_exception=False``), naming the input, the worst element's index, both
     values and the relative error, with a hint when the function has a kink (a ReLU
-    at 0, a max with a tie) within eps of that element.
+    at 0, a max with a tie) within eps of that element. A non-finite gradient (NaN or
+    infinity, analytic or numeric) or a non-finite output fails, and the report says so.
     """
     casts = [f"input {i} ({value.dtype})" for i, value in enumerate(inputs)
              if (isinstance(value, Tensor) or backend.is_array(value))
@@ -148,8 +150,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
         numeric, center, plus, minus = _central_differences(fn, args, position, weights, eps)
         excess = xp.abs(analytic - numeric) - (atol + rtol * xp.abs(numeric))
         # NaN compares false with everything: a non-finite gradient, analytic or numeric,
-        # is a failure of its own, not a pass
-        excess = xp.where(xp.isfinite(analytic) & xp.isfinite(numeric), excess, xp.inf)
+        # or a non-finite output, is a failure of its own (marked inf), not a pass
+        finite = xp.isfinite(analytic) & xp.isfinite(numeric) & math.isfinite(center)
+        excess = xp.where(finite, excess, xp.inf)
         worst = int(excess.argmax()) if excess.size else 0
         if excess.size == 0 or float(excess.reshape(-1)[worst]) <= 0:
             continue
@@ -176,7 +179,11 @@ def _failure_message(position, shape, worst, analytic, numeric, excess,
         f"    |analytic - numeric| = {abs(a - n):.3e}, allowed atol + rtol*|numeric| = "
         f"{atol + rtol * abs(n):.3e}, relative error {relative:.3e}",
     ]
-    non_finite = int(backend.get_array_module(excess).isinf(excess).sum())      # marked by gradcheck
+    xp = backend.get_array_module(excess)
+    non_finite = int((~(xp.isfinite(analytic) & xp.isfinite(numeric))).sum())
+    if not math.isfinite(center):
+        lines.append(f"    the output is not finite at this point (sum(f(x) * w) = {center!r}), so no "
+                     "gradient can be checked there: every element fails")
     if non_finite:
         lines.append(
             f"    {non_finite} of {excess.size} elements have a non-finite gradient (NaN or infinity, "

@@ -102,7 +102,10 @@ def test_a_file_that_is_not_a_zip_is_not_taken_for_a_pickle(tmp_path):
 
 
 @pytest.mark.parametrize("structure, fragment", [
-    ("{not json", "truncated or corrupt"),
+    ("{not json", "checkpoint.npz is corrupt: its __structure__ entry is not valid JSON"),
+    (json.dumps({"__array__": ["model/w"]}), r"the top names the array entry \['model/w'\], which the file lacks"),
+    (json.dumps({"__dict__": [[["model"], 1]]}),
+     r"the top is a dict with the key \['model'\]; keys are strings or ints"),
     (json.dumps({"__array__": "model/w"}), "the top names the array entry 'model/w', which the file lacks"),
     (json.dumps({"__dict__": [["model", {"odd": 1}]]}), "model is an object that is neither an array mark nor a dict"),
     (json.dumps({"__dict__": "x"}), "the top is an object that is neither"),
@@ -112,6 +115,22 @@ def test_a_damaged_structure_is_named(tmp_path, structure, fragment):
     numpy.savez(path, **{checkpoint.STRUCTURE_KEY: numpy.array(structure)})
     with pytest.raises(CheckpointError, match=fragment):
         load_checkpoint(path)
+
+
+def test_a_structure_that_is_not_text_is_named(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    numpy.savez(path, **{checkpoint.STRUCTURE_KEY: numpy.arange(3)})
+    with pytest.raises(CheckpointError, match=r"checkpoint.npz is corrupt: its __structure__ entry is an "
+                                              r"array of int64, shape \(3,\), not the JSON text"):
+        load_checkpoint(path)
+
+
+def test_a_zip_of_random_bytes_is_corrupt_not_a_pickle(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(checkpoint.ZIP_MAGIC + os.urandom(4096))
+    with pytest.raises(CheckpointError, match="checkpoint.npz is truncated or corrupt") as caught:
+        load_checkpoint(path)
+    assert "pickle" not in str(caught.value)
 
 
 def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -163,6 +182,11 @@ def training_state():
     (lambda state: state.__setitem__("history", state["history"][:1]),
      r"history holds 1 records; expected one per finished epoch \(2\)"),
     (lambda state: state["history"][1].__setitem__("epoch", 5), "history/1 is not the record of epoch 2"),
+    (lambda state: state["history"][0].__setitem__("epoch", True), "history/0 is not the record of epoch 1"),
+    (lambda state: state["history"].__setitem__(1, [2]), "history/1 is not the record of epoch 2"),
+    (lambda state: state["model"].__setitem__(0, numpy.zeros(2)), "model has the key 0; expected parameter names"),
+    (lambda state: state["history"][1].pop("train_loss"),
+     "history/1/train_loss is None; expected a finite number"),
     (lambda state: state["history"][0].__setitem__("test_loss", float("nan")),
      "history/0/test_loss is nan; expected a finite number"),
 ])

@@ -115,3 +115,12 @@ def test_an_infinite_gradient_fails():
     x = mr.tensor([0.0, 1.0], dtype="float64", requires_grad=True)
     with pytest.raises(mr.GradcheckError, match="non-finite gradient"):
         mr.gradcheck(lambda t: (t ** 0.5).sum(), x)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_a_function_that_is_infinite_at_the_point_fails():
+    x = mr.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
+    infinity = mr.tensor([np.inf, 0.0], dtype="float64")
+    with pytest.raises(mr.GradcheckError, match=r"\(2 of 2 elements fail\)") as caught:
+        mr.gradcheck(lambda t: t + infinity, x)
+    assert "the output is not finite at this point (sum(f(x) * w) = inf)" in str(caught.value)

@@ -280,6 +280,10 @@ BAD_STATES = [
                  r"head\.1\.bias: the state dict holds NoneType None, not numbers", id="none"),
     pytest.param(lambda state: state.update({"head.1.bias": np.array(["a", "b"])}),
                  r"head\.1\.bias: the state dict holds an array of <U1, not numbers", id="array-of-strings"),
+    pytest.param(lambda state: state.update({"head.1.bias": np.array([None, 1.0], dtype=object)}),
+                 r"head\.1\.bias: the state dict holds an array of object, not numbers", id="object-array"),
+    pytest.param(lambda state: state.update({"head.1.bias": {"a": 1}}),
+                 r"head\.1\.bias: the state dict holds dict \{'a': 1\}, not numbers", id="dict"),
 ]
 
 

@@ -219,6 +219,75 @@ def test_load_errors_name_what_differs():
     load_error(optimizer, bad_lr, "lr must be a number >= 0")
 
 
+def with_group(saved, number, **changes):
+    """``saved`` with param group ``number`` changed (a None value removes the entry)."""
+    groups = [dict(group) for group in saved["param_groups"]]
+    groups[number].update(changes)
+    groups[number] = {key: value for key, value in groups[number].items() if value is not None}
+    return {**saved, "param_groups": groups}
+
+
+def with_state(saved, index, **changes):
+    """``saved`` with the state of parameter ``index`` changed (None removes an entry)."""
+    state = {key: dict(entries) for key, entries in saved["state"].items()}
+    state[index].update(changes)
+    state[index] = {key: value for key, value in state[index].items() if value is not None}
+    return {**saved, "state": state}
+
+
+DAMAGED_STATES = [          # (optimiser, damage, what the ValueError says)
+    ("SGD", lambda saved: None, "the state dict is NoneType None; expected a dict"),
+    ("SGD", lambda saved: {**saved, "param_groups": 3}, "'param_groups' is int 3; expected a list"),
+    ("SGD", lambda saved: {**saved, "state": [1]}, "'state' is list"),
+    ("SGD", lambda saved: {**saved, "param_groups": [[0, 1], saved["param_groups"][1]]},
+     "parameter group 0 is list"),
+    ("SGD", lambda saved: with_group(saved, 0, params=None),
+     r"parameter group 0 of the state dict lacks \['params'\]"),
+    ("SGD", lambda saved: with_group(saved, 1, lr=None), r"parameter group 1 of the state dict lacks \['lr'\]"),
+    ("SGD", lambda saved: with_group(saved, 0, params=["a", "b"]),
+     r"parameter group 0 has params \['a', 'b'\] in the state dict; expected a list of parameter indices"),
+    ("SGD", lambda saved: with_group(saved, 1, params=[0]), "parameter index 0 appears twice"),
+    ("SGD", lambda saved: with_group(saved, 0, lr="fast"),
+     "parameter group 0 of the state dict: SGD: lr must be a number >= 0.0; got 'fast'"),
+    ("SGD", lambda saved: {**saved, "state": {**saved["state"], 0: [1]}}, "the state of parameter 0 is list"),
+    ("SGD", lambda saved: with_state(saved, 0, momentum_buffer="abc"),
+     r"state 'momentum_buffer' of parameter 0 is str 'abc' in the state dict; expected an array of "
+     r"numbers of shape \(3,\)"),
+    ("SGD", lambda saved: with_state(saved, 1, momentum_buffer=np.full((2, 3), None)),
+     r"state 'momentum_buffer' of parameter 1 is an array of object, shape \(2, 3\)"),
+    ("SGD", lambda saved: with_state(saved, 0, velocity=np.zeros(3)),
+     r"the state of parameter 0 has the entries \['momentum_buffer', 'velocity'\]; SGD keeps "
+     r"\['momentum_buffer'\]"),
+    ("Adam", lambda saved: with_state(saved, 0, exp_avg=None), r"has the entries \['exp_avg_sq', 'step'\]"),
+    ("Adam", lambda saved: with_state(saved, 0, step="two"), "state 'step' of parameter 0 is str 'two'"),
+    ("Adam", lambda saved: with_state(saved, 0, step=-2), "state 'step' of parameter 0 is int -2 in the "
+     r"state dict; expected an int >= 0"),
+    ("Adam", lambda saved: with_state(saved, 0, step=np.zeros(3, dtype=int)),
+     r"state 'step' of parameter 0 is an array of int64, shape \(3,\)"),
+    ("Adam", lambda saved: with_state(saved, 1, exp_avg_sq=np.zeros(6)),
+     r"state 'exp_avg_sq' of parameter 1 has shape \(6,\) in the state dict, the parameter has shape \(2, 3\)"),
+]
+
+
+@pytest.mark.parametrize("name, damage, match", DAMAGED_STATES,
+                         ids=[f"{case[0]}-{number}" for number, case in enumerate(DAMAGED_STATES)])
+def test_a_damaged_state_dict_is_named_and_changes_nothing(name, damage, match):
+    parameters = mr_parameters("cpu")
+    momentum = {"momentum": 0.9} if name == "SGD" else {}
+    optimizer = getattr(optim, name)(two_groups(parameters), lr=0.1, **momentum)
+    for step in range(2):
+        mr_step(optimizer, parameters, step, "cpu")
+    load_error(optimizer, damage(optimizer.state_dict()), match)
+
+
+def test_a_state_dict_of_another_optimiser_is_named():
+    parameters = mr_parameters("cpu")
+    sgd = optim.SGD(two_groups(parameters), lr=0.1, momentum=0.9)
+    adam = optim.Adam(two_groups(parameters))
+    load_error(adam, sgd.state_dict(), r"parameter group 0 of the state dict lacks \['betas', 'eps'\] .*"
+               "was it saved by another kind of optimiser")
+
+
 # -- checks on construction --------------------------------------------------------------
 
 @pytest.mark.parametrize("build, match", [

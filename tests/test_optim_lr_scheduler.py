@@ -135,3 +135,46 @@ def test_load_errors():
         scheduler.load_state_dict({"last_epoch": 3, "base_lrs": [0.1], "_last_lr": [0.1]})
     with pytest.raises(TypeError, match="expected an Optimizer"):
         CosineAnnealingLR([], T_max=10)
+
+
+GOOD = {"last_epoch": 3, "base_lrs": [0.1, 0.02], "_last_lr": [0.05, 0.01]}
+
+
+@pytest.mark.parametrize("saved, match", [
+    (None, "CosineAnnealingLR.load_state_dict: the state dict is NoneType None; expected the dict"),
+    ({**GOOD, "last_epoch": -4}, r"last_epoch is -4 in the state dict; expected an int >= -1"),
+    ({**GOOD, "last_epoch": "3"}, r"last_epoch is '3' in the state dict"),
+    ({**GOOD, "last_epoch": 2.5}, r"last_epoch is 2.5 in the state dict"),
+    ({**GOOD, "base_lrs": 0.1}, "base_lrs is float 0.1 in the state dict; expected a list of lrs"),
+    ({**GOOD, "base_lrs": [0.1, "x"]}, "each of base_lrs must be a number >= 0.0; got 'x'"),
+    ({**GOOD, "_last_lr": None}, "_last_lr is NoneType None in the state dict"),
+    ({**GOOD, "_last_lr": [0.1]}, "the state dict has 1 lrs in _last_lr, the optimiser 2 param groups"),
+])
+def test_a_damaged_state_dict_is_named_and_changes_nothing(saved, match):
+    scheduler = CosineAnnealingLR(mr_optimizer(), T_max=10)
+    before = scheduler.state_dict()
+    with pytest.raises(ValueError, match=match):
+        scheduler.load_state_dict(saved)
+    assert scheduler.state_dict() == before
+
+
+def test_a_checkpoints_numbers_are_read_back_as_python_numbers():
+    """A NumPy number in a state dict comes back from a checkpoint as a 0-d array."""
+    scheduler = CosineAnnealingLR(mr_optimizer(), T_max=10)
+    scheduler.load_state_dict({"last_epoch": np.array(3), "base_lrs": [np.array(0.1), 0.02],
+                               "_last_lr": [np.float64(0.05), 0.01]})
+    assert scheduler.state_dict() == GOOD and type(scheduler.last_epoch) is int
+
+
+def test_a_damaged_sequential_state_dict_changes_nothing():
+    optimizer = mr_optimizer()
+    scheduler = SCHEDULES["SequentialLR"](optim.lr_scheduler, optimizer)
+    before = scheduler.state_dict()
+    damaged = json.loads(json.dumps(before))
+    damaged["_schedulers"][1]["base_lrs"] = None            # the first would load, the second not
+    damaged["_schedulers"][0]["last_epoch"] = 4
+    with pytest.raises(ValueError, match="CosineAnnealingLR.load_state_dict: base_lrs is NoneType None"):
+        scheduler.load_state_dict(damaged)
+    assert scheduler.state_dict() == before
+    with pytest.raises(ValueError, match="the state dict has 3 as _schedulers, this one 2"):
+        scheduler.load_state_dict({**before, "_schedulers": 3})

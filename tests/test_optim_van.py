@@ -119,6 +119,8 @@ def test_zero_grad_and_state_dict():
     assert other.multiplier_lr_fraction == 0.5 and van.state_dict() == {"multiplier_lr_fraction": 0.5}
     with pytest.raises(ValueError, match="no 'multiplier_lr_fraction' entry"):
         other.load_state_dict({})
+    with pytest.raises(ValueError, match="the state dict is NoneType None; expected the dict"):
+        other.load_state_dict(None)
     with pytest.raises(ValueError, match="multiplier_lr_fraction must be a number >= 0"):
         other.load_state_dict({"multiplier_lr_fraction": -0.1})
 

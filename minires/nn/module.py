@@ -237,9 +237,11 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copies the values of ``state_dict`` into this module's parameters and buffers.
 
-        Every entry is checked before anything is written: an entry whose shape differs
-        is always an error, naming the entry and both shapes; with ``strict=True`` a
-        missing or unexpected entry is an error too. Values may be NumPy or CuPy arrays,
+        Every entry is checked before anything is written: an entry that holds no numbers
+        (a string, None, an array of objects or strings) or whose shape differs is always
+        an error, naming the entry, what it holds and the shape expected; with
+        ``strict=True`` a missing or unexpected entry is an error too. (NaN and infinity
+        are numbers: they load.) Values may be NumPy or CuPy arrays,
         Tensors, or anything NumPy can read; they are cast to the parameter's dtype and
         copied to its device, into the existing arrays.
 

@@ -47,6 +47,7 @@ class Adam(Optimizer):
     """
 
     decoupled_weight_decay = False      # AdamW sets True
+    state_names = ("step", "exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}

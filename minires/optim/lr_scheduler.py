@@ -21,7 +21,8 @@ to rounding.)
 import bisect
 import math
 
-from minires.optim.optimizer import Optimizer
+from minires import backend
+from minires.optim.optimizer import Optimizer, check_number
 
 
 class LRScheduler:
@@ -79,22 +80,59 @@ class LRScheduler:
                 "_last_lr": list(self._last_lr)}
 
     def load_state_dict(self, state_dict):
-        """Restores what state_dict() returned; the next step() continues the schedule."""
+        """Restores what state_dict() returned; the next step() continues the schedule.
+
+        Everything is checked first: a ValueError names a missing entry, a count that is
+        not an int >= -1, or lrs that are not one number >= 0 per param group.
+        """
         _check_keys(self, state_dict, ("last_epoch", "base_lrs", "_last_lr"))
+        last_epoch = _check_last_epoch(self, state_dict["last_epoch"])
         groups = len(self.optimizer.param_groups)
-        if len(state_dict["base_lrs"]) != groups:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state dict has "
-                             f"{len(state_dict['base_lrs'])} base lrs, the optimiser {groups} param groups")
-        self.last_epoch = int(state_dict["last_epoch"])
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._last_lr = list(state_dict["_last_lr"])
+        base_lrs, last_lrs = (_check_lrs(self, key, state_dict[key], groups) for key in ("base_lrs", "_last_lr"))
+        self.last_epoch, self.base_lrs, self._last_lr = last_epoch, base_lrs, last_lrs
 
 
 def _check_keys(scheduler, state_dict, keys):
+    """Raises a ValueError unless ``state_dict`` is a dict with every one of ``keys``."""
+    where = f"{type(scheduler).__name__}.load_state_dict"
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{where}: the state dict is {type(state_dict).__name__} {state_dict!r:.40}; "
+                         "expected the dict that state_dict() returns")
     missing = [key for key in keys if key not in state_dict]
     if missing:
-        raise ValueError(f"{type(scheduler).__name__}.load_state_dict: the state dict lacks {missing} "
-                         f"(it has {sorted(state_dict)}); pass what state_dict() returned")
+        raise ValueError(f"{where}: the state dict lacks {missing} "
+                         f"(it has {sorted(map(str, state_dict))}); pass what state_dict() returned")
+
+
+def _plain(value):
+    """A NumPy scalar or 0-d array (what a checkpoint makes of one) as a Python number."""
+    if backend.is_array(value) and value.shape == ():
+        return value.item()
+    return backend.scalar_value(value)
+
+
+def _check_last_epoch(scheduler, last_epoch):
+    """A saved step count, as an int >= -1 (-1: a scheduler of SequentialLR not yet started)."""
+    last_epoch = _plain(last_epoch)
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        raise ValueError(f"{type(scheduler).__name__}.load_state_dict: last_epoch is {last_epoch!r:.40} "
+                         "in the state dict; expected an int >= -1 (a count of steps)")
+    return last_epoch
+
+
+def _check_lrs(scheduler, key, lrs, groups):
+    """Saved lrs, as a list of ``groups`` Python numbers >= 0, one per param group."""
+    where = f"{type(scheduler).__name__}.load_state_dict"
+    if not isinstance(lrs, (list, tuple)):
+        raise ValueError(f"{where}: {key} is {type(lrs).__name__} {lrs!r:.40} in the state dict; "
+                         "expected a list of lrs, one per param group")
+    if len(lrs) != groups:
+        what = "base lrs" if key == "base_lrs" else f"lrs in {key}"
+        raise ValueError(f"{where}: the state dict has {len(lrs)} {what}, the optimiser {groups} param groups")
+    lrs = [_plain(lr) for lr in lrs]
+    for lr in lrs:
+        check_number(where, f"each of {key}", lr)
+    return lrs
 
 
 def _check_positive_int(scheduler_name, name, value):
@@ -237,11 +275,24 @@ class SequentialLR(LRScheduler):
                 "_schedulers": [scheduler.state_dict() for scheduler in self._schedulers]}
 
     def load_state_dict(self, state_dict):
+        """Restores what state_dict() returned, its schedulers' states included.
+
+        Everything is checked before anything is written (a ValueError names what is wrong).
+        """
         _check_keys(self, state_dict, ("last_epoch", "_last_lr", "_schedulers"))
-        if len(state_dict["_schedulers"]) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state dict has "
-                             f"{len(state_dict['_schedulers'])} schedulers, this one {len(self._schedulers)}")
-        for scheduler, saved in zip(self._schedulers, state_dict["_schedulers"]):
-            scheduler.load_state_dict(saved)
-        self.last_epoch = int(state_dict["last_epoch"])
-        self._last_lr = list(state_dict["_last_lr"])
+        last_epoch = _check_last_epoch(self, state_dict["last_epoch"])
+        last_lrs = _check_lrs(self, "_last_lr", state_dict["_last_lr"], len(self.optimizer.param_groups))
+        saved = state_dict["_schedulers"]
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(self._schedulers):
+            found = (f"{len(saved)} schedulers" if isinstance(saved, (list, tuple))
+                     else f"{saved!r:.40} as _schedulers")
+            raise ValueError(f"SequentialLR.load_state_dict: the state dict has {found}, "
+                             f"this one {len(self._schedulers)}")
+        for scheduler, scheduler_state in zip(self._schedulers, saved):          # check all first
+            _check_keys(scheduler, scheduler_state, ("last_epoch", "base_lrs", "_last_lr"))
+            _check_last_epoch(scheduler, scheduler_state["last_epoch"])
+            for key in ("base_lrs", "_last_lr"):
+                _check_lrs(scheduler, key, scheduler_state[key], len(self.optimizer.param_groups))
+        for scheduler, scheduler_state in zip(self._schedulers, saved):
+            scheduler.load_state_dict(scheduler_state)
+        self.last_epoch, self._last_lr = last_epoch, last_lrs

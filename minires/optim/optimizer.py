@@ -12,8 +12,9 @@ An optimiser holds
 - ``state``: {Parameter: dict}, what the optimiser remembers about each parameter
   between steps (SGD's momentum buffer, Adam's moment estimates and step count).
 
-A subclass writes ``step()`` (the update rule) and ``check_hyperparameters(group)``
-(which rejects, say, a negative lr with a message that names it). Updates change
+A subclass writes ``step()`` (the update rule), ``check_hyperparameters(group)``
+(which rejects, say, a negative lr with a message that names it) and ``state_names``
+(the entries of a parameter's state, which load_state_dict checks). Updates change
 ``parameter.data`` in place: the Parameter objects, and the arrays they hold, stay
 the same, so a model and its optimiser never go out of sync.
 """
@@ -31,6 +32,10 @@ class Optimizer:
             "params" entry and any hyperparameters that differ from ``defaults``.
         defaults: the hyperparameters of groups that do not set their own.
     """
+
+    # The entries of one parameter's state, e.g. SGD's ("momentum_buffer",): a loaded state
+    # must have exactly these, or none (before the first step). Empty: not checked.
+    state_names = ()
 
     def __init__(self, params, defaults):
         self.defaults = {name: backend.scalar_value(value) for name, value in defaults.items()}
@@ -182,7 +187,9 @@ class Optimizer:
             raise ValueError(f"{where}: parameter group {number} of the state dict lacks {missing} (it has "
                              f"{sorted(map(str, saved))}); was it saved by another kind of optimiser?")
         indices = saved["params"]
-        if (not isinstance(indices, (list, tuple))
+        if isinstance(indices, (list, tuple)):
+            indices = [backend.scalar_value(index) for index in indices]      # numpy.int64(3) -> 3
+        if (not isinstance(indices, list)
                 or not all(isinstance(index, int) and not isinstance(index, bool) for index in indices)):
             raise ValueError(f"{where}: parameter group {number} has params {indices!r:.60} in the "
                              "state dict; expected a list of parameter indices (ints)")
@@ -205,15 +212,15 @@ class Optimizer:
         """One saved state entry, ready for ``parameter``: an int step count, or an array
         of the parameter's shape, dtype and device (always a fresh copy)."""
         value = value.data if isinstance(value, Tensor) else value
-        found = f"{type(value).__name__} {value!r:.40}"
         if backend.is_array(value):
             host = backend.to_numpy(value)
-            found = f"an array of {host.dtype}, shape {host.shape}"
         else:                                             # a number, a list, a NumPy scalar
             try:
                 host = backend.host_array(value, None if name == "step" else parameter.dtype)
             except (TypeError, ValueError):               # a string, a dict: not numbers
                 host = None
+        found = (f"{type(value).__name__} {value!r:.40}" if host is None or not backend.is_array(value)
+                 else f"an array of {host.dtype}, shape {host.shape}")
         if name == "step":                                # a count: an int >= 0 (a 0-d array will do)
             if host is None or host.shape != () or host.dtype.kind not in "iu" or host.item() < 0:
                 raise ValueError(f"{where}: state 'step' of parameter {index} is {found} in the state "

@@ -33,6 +33,8 @@ class SGD(Optimizer):
     once a step with momentum has run.
     """
 
+    state_names = ("momentum_buffer",)
+
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov}

@@ -122,9 +122,13 @@ class VANConstraint:
         return {"multiplier_lr_fraction": self.multiplier_lr_fraction}
 
     def load_state_dict(self, state_dict):
+        """Restores what state_dict() returned (a ValueError names a missing or bad entry)."""
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"VANConstraint.load_state_dict: the state dict is {type(state_dict).__name__} "
+                             f"{state_dict!r:.40}; expected the dict that state_dict() returns")
         if "multiplier_lr_fraction" not in state_dict:
             raise ValueError("VANConstraint.load_state_dict: the state dict has no 'multiplier_lr_fraction' "
-                             f"entry (it has {sorted(state_dict)})")
+                             f"entry (it has {sorted(map(str, state_dict))})")
         fraction = backend.scalar_value(state_dict["multiplier_lr_fraction"])
         check_number("VANConstraint", "multiplier_lr_fraction", fraction)
         self.multiplier_lr_fraction = fraction
