@@ -18,8 +18,10 @@ The rules that keep results safe:
   holding files but no marker is never overwritten, and overwriting removes only the
   run files listed above, never a user's notes beside them.
 - **One folder, one writer.** :meth:`RunDirectory.writing` takes a lock file holding
-  the writer's process id. A second process is refused while the owner is alive; a
-  lock left by a process that died (killed, power cut) is taken over.
+  the writer's process id and host name. A second process is refused while the owner
+  is alive; a lock left by a process of this machine that died (killed, power cut) is
+  taken over. A lock from another machine (a shared folder) cannot be checked from
+  here: it stays until its run ends or the user deletes it, as the message says.
 - **Every file is replaced atomically**: written under a unique temporary name in the
   folder, then renamed over the old one (``os.replace``). A crash leaves the previous
   version whole; the temporary file is removed on an error, and one left by a killed
@@ -196,7 +198,7 @@ class RunDirectory:
             who = f"process {owner}" if owner > 0 else "another process"
             raise RunDirectoryError(
                 f"{self.path} is in use by {who} (see {self.file(LOCK)}); wait until it ends, "
-                "or choose another --out")
+                "or choose another --out (if no minires runs there any more, delete that lock file)")
 
     def _take_lock(self):
         """Creates the lock file; a stale one (its owner dead) is taken over."""
