@@ -30,6 +30,7 @@ from minires.backend import (
     DeviceMismatchError,
     bool_,
     cuda_available,
+    device,
     float16,
     float32,
     float64,
@@ -54,7 +55,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "Function", "no_grad", "is_grad_enabled", "functional", "fast",
-    "set_device", "get_device", "cuda_available", "CudaUnavailableError", "DeviceMismatchError",
+    "set_device", "get_device", "device", "cuda_available", "CudaUnavailableError", "DeviceMismatchError",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "gradcheck", "numerical_grad", "GradcheckError",
     "manual_seed", "set_num_threads", "get_num_threads", "nn", "models", "optim", "data",

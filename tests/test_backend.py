@@ -158,3 +158,18 @@ def test_synchronize_waits_for_the_cuda_device_and_is_a_no_op_on_the_cpu(fresh_p
     monkeypatch.setitem(sys.modules, "cupy", fake)
     backend.synchronize("cuda")
     assert waited == [1]
+
+
+def test_device_objects_and_index_zero_as_pytorch_names_them():
+    import minires as mr
+    assert mr.device("cuda:0").type == "cuda" and mr.device("cuda:0").index == 0
+    assert mr.device("cuda", 0) == mr.device("cuda:0") != mr.device("cuda")
+    assert str(mr.device("cuda:0")) == "cuda:0" and mr.device("cpu").index is None
+    assert backend.device_name(mr.device("cpu")) == "cpu" and backend.device_name("cuda:0") == "cuda"
+    assert mr.tensor([1.0]).to("cpu:0").device == "cpu"
+    with pytest.raises(ValueError, match="minires uses one GPU, so the only index it accepts is 0"):
+        mr.device("cuda:1")
+    with pytest.raises(ValueError, match="unknown device '3'"):
+        mr.device(3)
+    with pytest.raises(TypeError, match="a device is named by a string"):
+        backend.device_name(0)

@@ -28,7 +28,8 @@ from minires.backend.arrays import (DEFAULT_FLOAT_DTYPE, array_to_string, as_dty
                                     int64, is_floating, scalar_value, sliding_windows)
 from minires.backend.devices import (CudaUnavailableError, Device, DeviceMismatchError,
                                      array_module, available_memory, cuda_available,
-                                     cuda_unavailable_reason, device_of, get_array_module,
+                                     cuda_unavailable_reason, device, device_name, device_of,
+                                     get_array_module,
                                      get_device, is_array, register_device, set_device, synchronize,
                                      to_device, to_numpy, unregister_device)
 from minires.backend.random import (device_generator, host_generator, host_random_normal, manual_seed,

@@ -153,10 +153,57 @@ def _known_device_names():
     return sorted(set(_devices) | {"cpu", "cuda"})
 
 
+class device:          # lower case, as torch.device; Device above is minires's record of one
+    """A device, as ``torch.device``: ``minires.device("cuda:0")``, ``.type`` "cuda", ``.index`` 0.
+
+    minires uses one GPU, so the only index it accepts is 0 ("cuda" and "cuda:0" name the
+    same device). Anywhere minires takes a device it takes one of these, or the string.
+    """
+
+    def __init__(self, type, index=None):
+        text = str(type) if index is None else f"{type}:{index}"
+        self.type = device_name(text)
+        if self.type not in _known_device_names():
+            raise ValueError(f"unknown device {text!r}; expected one of {_known_device_names()}")
+        self.index = 0 if ":" in text else None
+        self._text = text
+
+    def __str__(self):
+        return self._text
+
+    def __repr__(self):
+        return f"device(type={self.type!r}" + (f", index={self.index})" if self.index is not None else ")")
+
+    def __eq__(self, other):
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+def device_name(spec) -> str:
+    """The name minires keeps for a device: "cuda" for "cuda", "cuda:0" or device("cuda:0").
+
+    Raises ValueError for another GPU index ("cuda:1": minires uses one GPU) and
+    TypeError for what names no device. Whether the device works is not checked here.
+    """
+    if isinstance(spec, device):
+        return spec.type
+    if not isinstance(spec, str):
+        raise TypeError(f"a device is named by a string such as 'cpu' or 'cuda', or a minires.device; "
+                        f"got {spec!r}")
+    name, colon, index = spec.partition(":")
+    if not colon:
+        return spec
+    if index != "0":
+        raise ValueError(f"device {spec!r}: minires uses one GPU, so the only index it accepts is 0 "
+                         f"('{name}' and '{name}:0' name it)")
+    return name
+
+
 def _get_device(name) -> Device:
     """The Device called ``name``, checking that it exists and, for CUDA, works."""
-    if not isinstance(name, str):
-        raise TypeError(f"a device is named by a string such as 'cpu' or 'cuda'; got {name!r}")
+    name = device_name(name)
     if name == "cuda":
         _require_cuda()
     if name not in _devices:
@@ -270,8 +317,7 @@ def set_device(device: str):
                       else f"NumPy on the CPU ({cuda_unavailable_reason()})")
             print(f"minires: using {choice}", file=sys.stderr)
             _auto_announced = True
-    _get_device(device)   # raises a clear error for an unknown or unusable device
-    _default_device = device
+    _default_device = _get_device(device).name   # a clear error for an unknown or unusable device
 
 
 def get_device() -> str:
