@@ -50,6 +50,9 @@ from minires import nn
 from minires import models
 from minires import optim
 from minires import data
+from minires import backends, cuda
+from minires.creation import arange, cat, flatten, full, ones, rand, randn, stack, zeros
+from minires.serialization import load, save
 
 __version__ = "0.1.0"
 
@@ -59,4 +62,6 @@ __all__ = [
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "gradcheck", "numerical_grad", "GradcheckError",
     "manual_seed", "set_num_threads", "get_num_threads", "nn", "models", "optim", "data",
+    "backends", "cuda", "arange", "cat", "flatten", "full", "ones", "rand", "randn", "stack", "zeros",
+    "load", "save",
 ]

@@ -92,20 +92,29 @@ def _join(structure, arrays, path=""):
     return structure
 
 
+def write_checkpoint(file, state):
+    """Writes ``state`` as a checkpoint into ``file``, a binary file open for writing.
+
+    :func:`save_checkpoint` is the atomic form for a path; this one serves file objects
+    (``minires.save(obj, buffer)``, as ``torch.save`` takes a BytesIO).
+    """
+    arrays = {}
+    structure = _split(state, "", arrays)
+    entries = {name: array for name, array in arrays.items()}
+    entries[STRUCTURE_KEY] = numpy.array(json.dumps(structure))
+    numpy.savez(file, allow_pickle=False, **entries)
+
+
 def save_checkpoint(path, state):
     """Writes ``state`` (nested dicts/lists of host arrays and plain values) to ``path``.
 
     Atomic: the old file at ``path`` stays whole until the new one is complete.
     """
     path = os.fspath(path)
-    arrays = {}
-    structure = _split(state, "", arrays)
-    entries = {name: array for name, array in arrays.items()}
-    entries[STRUCTURE_KEY] = numpy.array(json.dumps(structure))
     temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         with open(temporary, "xb") as file:
-            numpy.savez(file, allow_pickle=False, **entries)
+            write_checkpoint(file, state)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -116,16 +125,27 @@ def save_checkpoint(path, state):
 
 
 def load_checkpoint(path):
-    """Reads a checkpoint written by :func:`save_checkpoint` (never unpickles anything)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise CheckpointError(f"no checkpoint at {path}")
-    with open(path, "rb") as file:
-        if file.read(4) != ZIP_MAGIC:          # numpy.load would take it for a pickle
-            raise CheckpointError(f"{path} is not a minires checkpoint (not an .npz archive: it does not "
-                                  "start as a zip file does)")
+    """Reads a checkpoint written by :func:`save_checkpoint` (never unpickles anything).
+
+    ``path`` may also be a binary file open for reading (a BytesIO), as for ``torch.load``.
+    """
+    source = path
+    if hasattr(source, "read"):
+        path = getattr(source, "name", "the checkpoint file")
+        start = source.tell()
+        magic = source.read(4)
+        source.seek(start)
+    else:
+        source = path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"no checkpoint at {path}")
+        with open(path, "rb") as file:
+            magic = file.read(4)
+    if magic != ZIP_MAGIC:                     # numpy.load would take it for a pickle
+        raise CheckpointError(f"{path} is not a minires checkpoint (not an .npz archive: it does not "
+                              "start as a zip file does)")
     try:
-        with numpy.load(path, allow_pickle=False) as npz:
+        with numpy.load(source, allow_pickle=False) as npz:
             if STRUCTURE_KEY not in npz.files:
                 raise CheckpointError(f"{path} is an .npz file but not a minires checkpoint "
                                       f"(it has no {STRUCTURE_KEY} entry)")
