@@ -48,7 +48,7 @@ Four more choices, each measured (the figures are in benchmarks/RESULTS.md):
 from minires.autograd import Function
 from minires.fast.layout import channels_first_view, channels_last
 from minires.fast.threads import batch_parts, one_blas_thread, run_parts
-from minires.functional.conv import check_conv2d_arguments, im2col, output_size
+from minires.functional.conv import by_groups, check_conv2d_arguments, im2col, output_size
 
 
 def padded_channels_last(xp, x, padding):
@@ -217,17 +217,18 @@ class Conv2dTaps(Function):
         grad_x_nhwc[...] = grad_padded[:, PH:PH + H, PW:PW + W]
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
+def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """2-D convolution (cross-correlation), the fast kernel of :func:`minires.functional.conv2d`.
 
     The same arguments, shapes and values as the reference, whose docstring lists them;
     computed channels-last, one kernel tap at a time (see the module docstring). The
     output is a channels-last view, like PyTorch's ``torch.channels_last`` memory
-    format: its shape is (N, C_out, OH, OW) as usual, only the strides differ.
+    format: its shape is (N, C_out, OH, OW) as usual, only the strides differ. Groups
+    are convolved one after the other (minires.functional.conv.by_groups).
 
     Shape:
-        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW), channels-last
+        x (N, C_in, H, W), weight (C_out, C_in // groups, KH, KW) -> (N, C_out, OH, OW)
     """
-    stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding)
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2dTaps.apply(*inputs, stride=stride, padding=padding)
+    stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding, groups)
+    return by_groups(lambda *inputs: Conv2dTaps.apply(*inputs, stride=stride, padding=padding),
+                     x, weight, bias, groups)

@@ -28,6 +28,7 @@ only Python loops run over the KH * KW kernel taps, never over images or pixels.
 """
 
 from minires.autograd import Function
+from minires.functional.indexing import concatenate, getitem
 from minires.functional.shape_utils import check_float_dtypes, pair, shape_of
 
 
@@ -141,38 +142,75 @@ class Conv2dIm2col(Function):
         return grad_x, grad_weight
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0):
+def conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     """2-D convolution (cross-correlation), as torch.nn.functional.conv2d.
 
     Computed as im2col followed by one matrix product (see the module docstring). It
     keeps the (C_in * KH * KW, N * OH * OW) ``cols`` matrix for backward: 9 times the
-    input's size for a 3x3 kernel. Padding is with zeros; ``dilation`` and ``groups``
-    are not supported.
+    input's size for a 3x3 kernel. Padding is with zeros; ``dilation`` is not supported.
 
     Args:
         x: input, (N, C_in, H, W), in any memory layout.
-        weight: kernels, (C_out, C_in, KH, KW).
+        weight: kernels, (C_out, C_in // groups, KH, KW).
         bias: (C_out,) or None.
         stride: int or (SH, SW), at least 1.
         padding: int or (PH, PW), zeros added on each side, at least 0.
+        groups: the channels split into this many groups, each convolved with its own
+            C_out // groups kernels (groups = C_in: a depthwise convolution); see
+            :func:`by_groups`.
 
     Shape:
-        x (N, C_in, H, W), weight (C_out, C_in, KH, KW) -> (N, C_out, OH, OW),
+        x (N, C_in, H, W), weight (C_out, C_in // groups, KH, KW) -> (N, C_out, OH, OW),
         OH = (H + 2 * PH - KH) // SH + 1, OW = (W + 2 * PW - KW) // SW + 1
     """
-    stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding)
+    stride, padding = check_conv2d_arguments("conv2d", x, weight, bias, stride, padding, groups)
+    return by_groups(lambda *inputs: Conv2dIm2col.apply(*inputs, stride=stride, padding=padding),
+                     x, weight, bias, groups)
+
+
+def by_groups(convolve, x, weight, bias, groups):
+    """A grouped convolution as ``groups`` ordinary ones, joined along the channels.
+
+    Group g convolves input channels [g * C_in/groups, (g + 1) * C_in/groups) with output
+    kernels [g * C_out/groups, (g + 1) * C_out/groups); the outputs are concatenated.
+    Slicing and concatenating are differentiable ops, so the gradient needs no code of
+    its own. ``convolve(x, weight[, bias])`` is the one-group kernel (the reference's or
+    minires.fast's). One product per group: a depthwise convolution (groups = C_in) is
+    correct but slow here.
+    """
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Conv2dIm2col.apply(*inputs, stride=stride, padding=padding)
+    if groups == 1:
+        return convolve(*inputs)
+    in_per_group, out_per_group = shape_of(x)[1] // groups, shape_of(weight)[0] // groups
+    outputs = []
+    for group in range(groups):
+        channels = slice(group * in_per_group, (group + 1) * in_per_group)
+        kernels = slice(group * out_per_group, (group + 1) * out_per_group)
+        group_inputs = [getitem(x, (slice(None), channels)), getitem(weight, kernels)]
+        if bias is not None:
+            group_inputs.append(getitem(bias, kernels))
+        outputs.append(convolve(*group_inputs))
+    return concatenate(outputs, dim=1)
 
 
-def check_conv2d_arguments(op_name, x, weight, bias, stride, padding) -> tuple:
+def check_conv2d_arguments(op_name, x, weight, bias, stride, padding, groups=1) -> tuple:
     """Checks a convolution's shapes, dtypes and sizes; returns (stride, padding) as pairs.
 
-    Padding is with zeros; ``dilation`` and ``groups`` are not supported.
+    Padding is with zeros; ``dilation`` is not supported.
     """
     stride = pair(op_name, "stride", stride, minimum=1)
     padding = pair(op_name, "padding", padding, minimum=0)
     x_shape, weight_shape = shape_of(x), shape_of(weight)
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op_name}: groups must be an int >= 1; got {groups!r}")
+    if groups > 1 and len(x_shape) == 4 and len(weight_shape) == 4:
+        if x_shape[1] % groups or weight_shape[0] % groups:
+            raise ValueError(f"{op_name}: groups={groups} must divide the input channels ({x_shape[1]}) "
+                             f"and the output channels ({weight_shape[0]})")
+        if weight_shape[1] * groups != x_shape[1]:
+            raise ValueError(f"{op_name}: with groups={groups}, the weight must be (C_out, C_in // groups, "
+                             f"KH, KW) = ({weight_shape[0]}, {x_shape[1] // groups}, ...); got {weight_shape}")
+        x_shape = (x_shape[0], weight_shape[1], *x_shape[2:])       # one group's input, for the checks below
     if len(x_shape) != 4:
         raise ValueError(f"{op_name}: expected a 4-D input (N, C_in, H, W); got shape {x_shape} "
                          "(for a single image, add the batch dimension: x.reshape(1, C, H, W))")
