@@ -43,8 +43,10 @@ def test_random_flip_mirrors_about_half():
 def test_transforms_refuse_the_wrong_input():
     with pytest.raises(TypeError, match="ToFloat: expects uint8"):
         transforms.ToFloat()(numpy.zeros((1, 2, 2, 3), numpy.float32))
-    with pytest.raises(ValueError, match="put ToFloat first"):
-        transforms.RandomCrop(2)(numpy.zeros((1, 2, 2, 3), numpy.uint8), numpy.random.default_rng())
+    with pytest.raises(ValueError, match=r"expects uint8 images with channels last .* got int64"):
+        transforms.RandomCrop(2)(numpy.zeros((1, 2, 2, 3), numpy.int64), numpy.random.default_rng())
+    with pytest.raises(TypeError, match="put ToTensor .* before Normalize"):
+        transforms.Normalize((0, 0, 0), (1, 1, 1))(numpy.zeros((1, 2, 2, 3), numpy.uint8))
     with pytest.raises(ValueError, match="3 channel means for images with 1 channels"):
         transforms.Normalize((0, 0, 0), (1, 1, 1))(numpy.zeros((1, 1, 2, 2), numpy.float32))
 

@@ -5,8 +5,10 @@
 - image_folder: ImageFolder, root/<class>/<image> from a folder or a .tar.gz
 - mnist: MNIST and FashionMNIST from gzip idx files
 - sample: cifar10_sample, the 6,000 real CIFAR-10 images bundled with minires
-- transforms: Compose, ToFloat, RandomCrop, RandomHorizontalFlip, Normalize
-- loader: DataLoader, batches as tensors in an order reproducible from a seed
+- transforms: Compose, ToTensor (ToFloat), RandomCrop, RandomHorizontalFlip, Normalize, in
+  torchvision's order or with ToFloat first
+- loader: DataLoader, batches as tensors in an order reproducible from a seed, made by
+  worker threads with num_workers > 0 (the same batches)
 - archive: the cache directory, checksums, downloads, the restricted unpickler
 - files: what is read from folders and archives: regular files, each within a size limit
 - paths: datasets_from_path, what the command line's --data names
@@ -31,11 +33,11 @@ from minires.data.mnist import MNIST, FashionMNIST
 from minires.data.paths import datasets_from_path
 from minires.data.sample import cifar10_sample
 from minires.data.transforms import (CIFAR10_MEAN, CIFAR10_STD, Compose, Normalize, RandomCrop,
-                                     RandomHorizontalFlip, ToFloat, cifar10_test_transform,
-                                     cifar10_train_transform)
+                                     RandomHorizontalFlip, ToFloat, ToTensor, Transform,
+                                     cifar10_test_transform, cifar10_train_transform)
 
 __all__ = ["transforms", "DatasetError", "RestrictedUnpickler", "cache_directory", "CIFAR10",
            "ArrayDataset", "Subset", "random_subset", "ImageFolder", "DataLoader", "MNIST",
            "FashionMNIST", "datasets_from_path", "cifar10_sample",
-           "Compose", "ToFloat", "RandomCrop", "RandomHorizontalFlip", "Normalize",
+           "Compose", "ToFloat", "ToTensor", "Transform", "RandomCrop", "RandomHorizontalFlip", "Normalize",
            "CIFAR10_MEAN", "CIFAR10_STD", "cifar10_train_transform", "cifar10_test_transform"]

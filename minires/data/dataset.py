@@ -9,7 +9,7 @@ applying the transform to the whole batch at once.
 import numpy
 
 from minires import backend
-from minires.data.transforms import ToFloat
+from minires.data.transforms import ToTensor, Transform
 
 
 class ArrayDataset:
@@ -21,8 +21,9 @@ class ArrayDataset:
             integer array. Floats (even 3.0) and bools are refused rather than cast,
             since a cast would turn 1.7 into 1 without a word.
         classes: the class names, index = label.
-        transform: applied to each batch (see minires.data.transforms); None means
-            ToFloat only (uint8 -> float32 (N, C, H, W) in [0, 1]).
+        transform: called on each batch as ``transform(images, rng)``, images uint8
+            (B, H, W, C) (grayscale with C = 1); it must return float (B, C, H, W), as
+            ToTensor does (see minires.data.transforms). None means ToTensor only.
     """
 
     def __init__(self, data, targets, classes, transform=None):
@@ -57,17 +58,51 @@ class ArrayDataset:
         Returns:
             images: float32 (B, C, H, W) host array; labels: int64 (B,).
         """
+        indices = self._checked_indices(indices)
+        rng = backend.host_generator() if rng is None else rng
+        images = self._transform()(self._images(indices), rng)     # (B, H, W, C) uint8 -> (B, C, H, W)
+        return self._checked_output(images), self.targets[indices]
+
+    def draw(self, indices, rng):
+        """The transform's random choices for the batch at ``indices``, drawn from ``rng``
+        exactly as :meth:`batch` would draw them (DataLoader workers: choices first,
+        in order, in the main thread; pixels later, in any thread)."""
+        indices = self._checked_indices(indices)
+        transform = self._transform()
+        if not isinstance(transform, Transform):
+            raise TypeError(f"{type(self).__name__}: the transform {transform!r} cannot draw its random "
+                            f"choices ahead (it is not one of minires.data.transforms), which DataLoader "
+                            f"workers need; use num_workers=0")
+        return transform.draw(rng, len(indices), self.data.shape[1], self.data.shape[2])
+
+    def batch_from_choices(self, indices, choices):
+        """:meth:`batch` with the random choices already drawn by :meth:`draw`."""
+        indices = self._checked_indices(indices)
+        images = self._transform().apply(self._images(indices), choices)
+        return self._checked_output(images), self.targets[indices]
+
+    def _checked_indices(self, indices):
         indices = numpy.asarray(indices, dtype=numpy.int64)
         if indices.ndim != 1:
             raise ValueError(f"{type(self).__name__}.batch: indices must be a 1-D list of ints; "
                              f"got shape {indices.shape}")
-        rng = backend.host_generator() if rng is None else rng
-        transform = self.transform if self.transform is not None else ToFloat()
-        images = transform(self.data[indices], rng)                 # (B, H, W, C) uint8 -> (B, C, H, W)
-        if images.ndim != 4:
-            raise ValueError(f"{type(self).__name__}: the transform {transform!r} returned shape "
-                             f"{images.shape}, not images (B, C, H, W); start it with ToFloat()")
-        return images.astype(numpy.float32, copy=False), self.targets[indices]
+        return indices
+
+    def _transform(self):
+        return self.transform if self.transform is not None else ToTensor()
+
+    def _images(self, indices):
+        """uint8 (B, H, W, C): grayscale images get their channel axis here, so that every
+        transform sees one layout (ToFloat and ToTensor give (B, 1, H, W) from it)."""
+        images = self.data[indices]                                 # (B, H, W, C) or (B, H, W)
+        return images[:, :, :, None] if images.ndim == 3 else images
+
+    def _checked_output(self, images):
+        if images.ndim != 4 or images.dtype == numpy.uint8:
+            raise ValueError(f"{type(self).__name__}: the transform {self._transform()!r} returned "
+                             f"{images.dtype} of shape {images.shape}, not float images (B, C, H, W); "
+                             f"give it a ToTensor()")
+        return images.astype(numpy.float32, copy=False)
 
     def __getitem__(self, index):
         """One (image (C, H, W), label) pair."""
@@ -92,6 +127,12 @@ class Subset:
 
     def batch(self, indices, rng=None):
         return self.dataset.batch(self.indices[numpy.asarray(indices, dtype=numpy.int64)], rng)
+
+    def draw(self, indices, rng):
+        return self.dataset.draw(self.indices[numpy.asarray(indices, dtype=numpy.int64)], rng)
+
+    def batch_from_choices(self, indices, choices):
+        return self.dataset.batch_from_choices(self.indices[numpy.asarray(indices, dtype=numpy.int64)], choices)
 
     def __getitem__(self, index):
         images, labels = self.batch([index])
