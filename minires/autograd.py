@@ -1,4 +1,4 @@
-"""Function: one differentiable op, its forward and backward side by side; and no_grad.
+"""Function: one differentiable op, its forward and backward side by side; no_grad; Variable.
 
 Each op of :mod:`minires.functional` is a :class:`Function`: its ``forward`` computes
 output arrays from input arrays, and its ``backward`` turns the gradient of the loss
@@ -119,6 +119,25 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def Variable(tensor, requires_grad=False):
+    """A Tensor sharing ``tensor``'s array, as PyTorch's long-deprecated autograd.Variable.
+
+    Since PyTorch 0.4 a Variable is a Tensor, and ``Variable(t, requires_grad=True)``
+    returns a new leaf tensor sharing t's data; old scripts still write it. It is kept
+    here for them: new code writes the tensor itself (``x.requires_grad = True``).
+    Unlike PyTorch's, Variable is a function, so ``isinstance(x, Variable)`` fails:
+    write ``isinstance(x, minires.Tensor)``.
+
+    Args:
+        tensor: a Tensor (anything else is a TypeError, as in PyTorch).
+        requires_grad: whether the returned leaf records operations for backward.
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"Variable: data has to be a Tensor; got {type(tensor).__name__} "
+                        "(wrap it with minires.tensor(...) first)")
+    return Tensor(tensor.data, requires_grad=requires_grad)
 
 
 def array_of(value):

@@ -5,6 +5,8 @@ your back); ``.grad`` is None until a backward pass reaches the tensor; ``.grad_
 is the :class:`~minires.autograd.Function` that computed it (None for tensors you
 made). Every method that computes something (``x + y``, ``x.sum(dim=1)``,
 ``x.relu()``) calls an op in :mod:`minires.functional`, which records the graph.
+The in-place methods (``x.mul_(2)``, ``x.zero_()``) change tensors outside the graph
+only; see :mod:`minires.functional.inplace` for why.
 
 The ops are built on Tensor, a layer above this module, so this module cannot import
 them when it is loaded: that would be an import cycle, which breaks as soon as
@@ -104,6 +106,16 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def size(self, dim=None):
+        """The shape as a tuple of ints, or with ``dim`` the size of that dimension, as in
+        PyTorch (whose torch.Size is a tuple too)."""
+        if dim is None:
+            return self.shape
+        if not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size: dim {dim} is out of range for a tensor of shape {self.shape}; "
+                             f"expected a dim in [{-self.ndim}, {self.ndim - 1}]")
+        return self.shape[dim]
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -145,6 +157,23 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
         return self.data.item()
 
+    def tolist(self):
+        """The values as nested Python lists (a Python number for a 0-d tensor)."""
+        return backend.to_numpy(self.data).tolist()
+
+    def __index__(self):
+        # Lets a one-element integer tensor index a list or a range: names[label].
+        if self.numel() != 1 or self.dtype.kind not in "biu":
+            raise TypeError(f"only integer tensors of a single element can be converted to an index; "
+                            f"this one has dtype {self.dtype} and shape {self.shape}")
+        return int(self.data.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
     def __bool__(self):
         if self.numel() != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
@@ -154,9 +183,40 @@ class Tensor:
         """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
         return Tensor(self.data)
 
-    def to(self, device):
-        """This tensor on ``device``; gradients flow back to the original device."""
-        return _functional().to_device(self, device)
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """This tensor on another device and/or in another dtype, as torch.Tensor.to.
+
+        Accepts ``to("cuda")``, ``to("cuda:0")``, ``to(minires.device("cuda"))``,
+        ``to(minires.float64)``, ``to("cuda", minires.float64)``, ``to(other_tensor)`` (its
+        device and dtype) and the keywords. Gradients flow back to the original device and
+        dtype; a cast to an integer dtype leaves the graph. Returns self when nothing
+        changes. ``non_blocking`` is accepted and ignored (copies are synchronous).
+        """
+        if len(args) > 2:
+            raise TypeError(f"to: expected a device, a dtype, or both; got {len(args)} arguments")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, backend.device)):
+                device = arg
+            else:
+                dtype = arg                     # checked by cast: "... is not a dtype"
+        result = self
+        if dtype is not None:
+            result = _functional().cast(result, dtype)
+        if device is not None:
+            result = _functional().to_device(result, device)
+        return result
+
+    def cuda(self, device=None, non_blocking=False):
+        """This tensor on the GPU; ``device`` may be None, 0, "cuda:0" (minires uses one GPU)."""
+        if isinstance(device, int) and not isinstance(device, bool):
+            device = f"cuda:{device}"
+        return self.to(device if device is not None else "cuda")
+
+    def cpu(self):
+        """This tensor on the host (NumPy); self if it is there already."""
+        return self.to("cpu")
 
     def float(self):
         """This tensor cast to float32 (differentiable)."""
@@ -274,6 +334,24 @@ class Tensor:
 
     __hash__ = object.__hash__    # tensors stay usable as dict keys, compared by identity
 
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
     # -- methods PyTorch users reach for -------------------------------------------------
 
     def exp(self):
@@ -306,16 +384,51 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return _functional().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return _functional().max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def max(self, dim=None, keepdim=False, *, axis=None):
+        """The largest element; with an int ``dim``, a pair ``(values, indices)``, as torch.
+        See minires.functional.max; :meth:`amax` gives values only."""
+        return _functional().max(self, dim, keepdim, axis=axis)
+
+    def min(self, dim=None, keepdim=False, *, axis=None):
+        """The smallest element; with an int ``dim``, a pair ``(values, indices)``, as torch."""
+        return _functional().min(self, dim, keepdim, axis=axis)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _functional().amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _functional().amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def argmax(self, dim=None, keepdim=False):
         return _functional().argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _functional().argmin(self, dim, keepdim)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """A pair ``(values, indices)`` of the k largest elements along ``dim``, as torch."""
+        return _functional().topk(self, k, dim, largest, sorted)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]
         return _functional().reshape(self, tuple(shape))
+
+    def view(self, *shape):
+        """The same values in another shape, as torch.Tensor.view, computed by reshape.
+
+        minires has no views: the result may be a copy rather than memory shared with
+        this tensor, so changing one in place need not change the other. Gradients flow
+        as through reshape.
+        """
+        if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
+            raise TypeError(f"view: expected a shape; got {shape[0]!r} (view(dtype), which "
+                            "reinterprets memory, is not supported; use .to(dtype) to convert)")
+        return self.reshape(*shape)
+
+    def expand_as(self, other):
+        """This tensor broadcast to ``other``'s shape (sizes of 1 stretched), as torch."""
+        return _functional().broadcast_to(self, other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         return _functional().flatten(self, start_dim, end_dim)
@@ -328,12 +441,45 @@ class Tensor:
             dims = dims[0]
         return _functional().permute(self, tuple(dims))
 
+    def t(self):
+        """The transpose of a tensor with at most 2 dimensions (itself for 0-d and 1-d)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with at most 2 dimensions; this one has shape "
+                             f"{self.shape} (use transpose(dim0, dim1) or permute())")
+        return self if self.ndim < 2 else _functional().transpose(self, 0, 1)
+
     @property
     def T(self):
         """The transpose of a tensor with at most 2 dimensions."""
         if self.ndim > 2:
             raise ValueError(f".T is defined for at most 2 dimensions; use permute() for shape {self.shape}")
         return self if self.ndim < 2 else _functional().transpose(self, 0, 1)
+
+    # -- in place: only outside the graph (see minires.functional.inplace) ---------------
+
+    def add_(self, other, *, alpha=1):
+        return _functional().inplace.add_(self, other, alpha=alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return _functional().inplace.sub_(self, other, alpha=alpha)
+
+    def mul_(self, other):
+        return _functional().inplace.mul_(self, other)
+
+    def div_(self, other):
+        return _functional().inplace.div_(self, other)
+
+    def clamp_(self, min=None, max=None):
+        return _functional().inplace.clamp_(self, min, max)
+
+    def fill_(self, value):
+        return _functional().inplace.fill_(self, value)
+
+    def zero_(self):
+        return _functional().inplace.zero_(self)
+
+    def copy_(self, source):
+        return _functional().inplace.copy_(self, source)
 
 
 def _compared_array(tensor, other):

@@ -53,3 +53,25 @@ def test_grouped_convolution_errors(torch, groups, weight_shape, message):
             convolution(x, weight, groups=groups)
     with pytest.raises((RuntimeError, ValueError)):                        # torch refuses them too
         torch.nn.functional.conv2d(torch.zeros(1, 4, 5, 5), torch.zeros(*weight_shape), groups=groups)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_conv2d_layer_takes_groups_as_torch_does(torch, fast):
+    theirs = torch.nn.Conv2d(4, 6, 3, padding=1, groups=2)
+    ours = mr.nn.Conv2d(4, 6, 3, padding=1, groups=2, fast=fast).double()
+    assert ours.weight.shape == tuple(theirs.weight.shape) == (6, 2, 3, 3)
+    ours.load_state_dict({name: value.detach().numpy() for name, value in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 4, 5, 5))
+    np.testing.assert_allclose(ours(mr.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+    assert "groups=2" in repr(ours)
+    bound = 1 / np.sqrt(2 * 9)                                   # fan_in of one group, as torch
+    assert np.abs(mr.nn.Conv2d(4, 6, 3, groups=2).bias.numpy()).max() <= bound
+
+
+def test_the_conv2d_layer_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match=r"groups=4 must divide in_channels \(6\)"):
+        mr.nn.Conv2d(6, 8, 3, groups=4)
+    with pytest.raises(ValueError, match="dilation must be 1"):
+        mr.nn.Conv2d(3, 8, 3, dilation=2)
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros'"):
+        mr.nn.Conv2d(3, 8, 3, padding_mode="reflect")

@@ -16,9 +16,9 @@ def torch_cat(*tensors, dim=0):
     return torch.cat(tensors, dim=dim)
 
 
-def torch_pad(tensor, pad, value=0.0):
+def torch_pad(tensor, *arguments, **options):
     import torch
-    return torch.nn.functional.pad(tensor, pad, value=value)
+    return torch.nn.functional.pad(tensor, *arguments, **options)
 
 
 CASES = [
@@ -39,6 +39,10 @@ CASES = [
     OpCase("pad_last", lambda a: F.pad(a, (1, 2)), lambda a: torch_pad(a, (1, 2)), [(2, 3)]),
     OpCase("pad_hw_value", lambda a: F.pad(a, (1, 1, 2, 0), value=0.5),
            lambda a: torch_pad(a, (1, 1, 2, 0), value=0.5), [(2, 1, 3, 2)]),
+    OpCase("pad_mode_constant", lambda a: F.pad(a, (0, 1, 1, 0), "constant", -1.5),
+           lambda a: torch_pad(a, (0, 1, 1, 0), "constant", -1.5), [(2, 3, 2)]),
+    OpCase("pad_value_none", lambda a: F.pad(a, (2, 0), mode="constant", value=None),
+           lambda a: torch_pad(a, (2, 0), mode="constant", value=None), [(3, 2)]),
 ]
 
 
@@ -89,6 +93,14 @@ def test_concatenate_needs_a_list():
     a = on_device(np.ones((2, 3)), "cpu")
     with pytest.raises(TypeError, match="concatenate: expects a list or tuple of tensors; got Tensor"):
         F.concatenate(a)
+
+
+# Only mode="constant" is implemented; the others are refused by name, not padded with zeros.
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", 0.5])
+def test_pad_refuses_other_modes(mode):
+    x = on_device(np.ones((1, 2, 3, 3)), "cpu")
+    with pytest.raises(ValueError, match=f"pad: mode {mode!r} is not supported; minires pads with a constant"):
+        F.pad(x, (1, 1), mode)
 
 
 def test_pad_rejects_bad_widths():

@@ -241,3 +241,96 @@ def test_empty_batch(device):
     assert F.cross_entropy(logits, [], "sum").item() == 0.0          # an empty list is read as int64
     with pytest.raises(ValueError, match=r"cross_entropy: the mean over an empty batch .* is undefined"):
         F.cross_entropy(logits, target, "mean")
+
+
+# --- nll_loss and mse_loss --------------------------------------------------------------
+
+def log_probabilities(shape, seed=0):
+    """Rows of log-probabilities, as log_softmax gives them."""
+    logits = random_array(shape, seed)
+    return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape, target", CROSS_ENTROPY_CASES)
+def test_nll_loss_gradients(shape, target, reduction, device):
+    check_gradients(lambda x: F.nll_loss(x, target, reduction), [log_probabilities(shape)], device)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_matches_torch(reduction, torch):
+    target = [0, 3, 1, 1, 2]
+    compare_with_torch(torch, lambda x: F.nll_loss(x, target, reduction),
+                       lambda x: torch.nn.functional.nll_loss(x, torch.tensor(target), reduction=reduction),
+                       [log_probabilities((5, 4))])
+
+
+# nll_loss of log_softmax is cross_entropy, in values and gradients.
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_of_log_softmax_is_cross_entropy(reduction, device):
+    target = [2, 0, 1]
+    first, second = on_device(random_array((3, 4)), device), on_device(random_array((3, 4)), device)
+    composed = F.nll_loss(F.log_softmax(first, dim=1), target, reduction)
+    direct = F.cross_entropy(second, target, reduction)
+    np.testing.assert_allclose(composed.numpy(), direct.numpy(), rtol=1e-12, atol=1e-12)
+    composed.sum().backward()
+    direct.sum().backward()
+    np.testing.assert_allclose(mr.backend.to_numpy(first.grad), mr.backend.to_numpy(second.grad),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 1, 3, 2)])
+def test_mse_loss_gradients_of_input_and_target(shape, reduction, device):
+    check_gradients(lambda x, y: F.mse_loss(x, y, reduction),
+                    [random_array(shape, seed=0), random_array(shape, seed=1)], device)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_loss_matches_torch(reduction, torch):
+    compare_with_torch(torch, lambda x, y: F.mse_loss(x, y, reduction),
+                       lambda x, y: torch.nn.functional.mse_loss(x, y, reduction=reduction),
+                       [random_array((3, 4), seed=0), random_array((3, 4), seed=1)])
+
+
+# float32 in, float32 out, as in PyTorch; an array target needs no gradient.
+def test_losses_keep_float32():
+    logits = mr.tensor(random_array((4, 3)), dtype=mr.float32, requires_grad=True)
+    for loss in (F.nll_loss(logits, [0, 1, 2, 0]), F.mse_loss(logits, np.zeros((4, 3), np.float32))):
+        loss.backward()
+        assert loss.dtype == mr.float32 and logits.grad.dtype == np.float32
+        logits.grad = None
+
+
+@pytest.mark.parametrize("call, error, message", [
+    pytest.param(lambda x: F.nll_loss(x, [0, 1, 2], "avg"), ValueError,
+                 r"nll_loss: reduction must be one of \('mean', 'sum', 'none'\); got 'avg'", id="nll_reduction"),
+    pytest.param(lambda x: F.nll_loss(x[0], [0]), ValueError, r"nll_loss: expected an input of shape \(N, C\)",
+                 id="nll_1d"),
+    pytest.param(lambda x: F.nll_loss(x, [0, 1, 4]), IndexError,
+                 r"nll_loss: target 4 is out of range for 4 classes", id="nll_range"),
+    pytest.param(lambda x: F.nll_loss(x, [0.0, 1.0, 2.0]), TypeError, "nll_loss: target must hold integer",
+                 id="nll_float_target"),
+    pytest.param(lambda x: F.nll_loss(x, [0, 1]), ValueError, r"nll_loss: target must have shape \(3,\)",
+                 id="nll_target_shape"),
+    pytest.param(lambda x: F.mse_loss(x, x[:, :1]), ValueError,
+                 r"mse_loss: input has shape \(3, 4\) but target has shape \(3, 1\); they must be equal",
+                 id="mse_shapes"),
+    pytest.param(lambda x: F.mse_loss(x, 1.0), TypeError,
+                 "mse_loss: target must be a floating Tensor or array .* got float", id="mse_number"),
+    pytest.param(lambda x: F.mse_loss(x, np.zeros((3, 4), np.int64)), TypeError,
+                 "mse_loss: target must be a floating Tensor or array .* got dtype int64", id="mse_int_target"),
+    pytest.param(lambda x: F.mse_loss(x, x, reduction=None), ValueError,
+                 "mse_loss: reduction must be one of", id="mse_reduction"),
+])
+def test_nll_and_mse_misuse_gives_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call(on_device(random_array((3, 4)), "cpu"))
+
+
+# PyTorch raises for the same misuse (so minires is no stricter there).
+def test_torch_also_refuses_bad_nll_targets(torch):
+    with pytest.raises((IndexError, RuntimeError)):
+        torch.nn.functional.nll_loss(torch.zeros(3, 4), torch.tensor([0, 1, 4]))
+    with pytest.raises(ValueError):
+        torch.nn.functional.mse_loss(torch.zeros(3, 4), torch.zeros(3, 4), reduction="avg")

@@ -8,7 +8,7 @@ import pytest
 import minires as mr
 from minires import optim
 from minires.nn import Parameter
-from minires.optim.lr_scheduler import CosineAnnealingLR, LinearLR, MultiStepLR, SequentialLR
+from minires.optim.lr_scheduler import CosineAnnealingLR, LinearLR, MultiStepLR, SequentialLR, StepLR
 
 STEPS = 30
 BASE_LRS = (0.1, 0.02)
@@ -26,6 +26,8 @@ def mr_optimizer():
 
 # Each builds a scheduler from a module with the names of torch.optim.lr_scheduler.
 SCHEDULES = {
+    "StepLR": lambda s, opt: s.StepLR(opt, step_size=7, gamma=0.5),
+    "StepLR-default-gamma": lambda s, opt: s.StepLR(opt, 4),
     "MultiStepLR": lambda s, opt: s.MultiStepLR(opt, milestones=[12, 5, 12, 20], gamma=0.5),
     "CosineAnnealingLR": lambda s, opt: s.CosineAnnealingLR(opt, T_max=STEPS, eta_min=0.001),
     "LinearLR": lambda s, opt: s.LinearLR(opt, start_factor=0.1, end_factor=0.9, total_iters=8),
@@ -118,6 +120,9 @@ def test_resuming_with_last_epoch_needs_initial_lr():
     (lambda opt: LinearLR(opt, end_factor=1.5), r"end_factor must be in \[0, 1\]"),
     (lambda opt: LinearLR(opt, total_iters=2.5), "total_iters must be a positive int"),
     (lambda opt: MultiStepLR(opt, milestones=[3, -1]), "milestones must be non-negative ints"),
+    (lambda opt: StepLR(opt, step_size=0), "StepLR: step_size must be a positive int; got 0"),
+    (lambda opt: StepLR(opt, step_size=2.0), "StepLR: step_size must be a positive int"),
+    (lambda opt: StepLR(opt, step_size=2, gamma=-0.1), "StepLR: gamma must be a number >= 0.0"),
     (lambda opt: SequentialLR(opt, [LinearLR(opt), LinearLR(opt)], milestones=[]), "2 schedulers need 1"),
     (lambda opt: SequentialLR(opt, [LinearLR(mr_optimizer())], milestones=[]), "scheduler 0 .* must be"),
     (lambda opt: SequentialLR(opt, [], milestones=[]), "at least one scheduler"),

@@ -1,4 +1,5 @@
-"""max_pool2d, avg_pool2d, global_avg_pool2d: gradients, loop references, PyTorch, errors."""
+"""max_pool2d, avg_pool2d, adaptive_avg_pool2d, global_avg_pool2d: gradients, loop references,
+PyTorch, errors."""
 
 import numpy as np
 import pytest
@@ -149,6 +150,70 @@ def test_global_avg_pool_matches_torch(x_shape, torch):
                        [random_array(x_shape)], tolerance=TOLERANCE)
 
 
+# --- adaptive_avg_pool2d ------------------------------------------------------------
+
+# (x shape, output_size): the CIFAR case 1, sizes that divide the input, sizes that do not
+# (windows of unequal size that overlap), an output larger than the input, and None.
+ADAPTIVE_CASES = [
+    pytest.param((2, 3, 8, 8), 1, id="1"),
+    pytest.param((2, 3, 5, 7), (1, 1), id="1x1"),
+    pytest.param((1, 2, 6, 4), (3, 2), id="dividing"),
+    pytest.param((2, 2, 5, 7), 3, id="overlapping"),
+    pytest.param((1, 1, 7, 5), (4, 3), id="overlapping_pair"),
+    pytest.param((1, 2, 3, 2), (5, 4), id="larger_than_input"),
+    pytest.param((1, 2, 5, 6), (None, 4), id="none_keeps_height"),
+]
+
+
+def adaptive_avg_pool2d_loops(x, output_size):
+    """The answer key: each output pixel the mean of PyTorch's window, pixel by pixel."""
+    N, C, H, W = x.shape
+    OH, OW = output_size
+    out = np.zeros((N, C, OH, OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            top, bottom = int(np.floor(oh * H / OH)), int(np.ceil((oh + 1) * H / OH))
+            left, right = int(np.floor(ow * W / OW)), int(np.ceil((ow + 1) * W / OW))
+            out[:, :, oh, ow] = x[:, :, top:bottom, left:right].mean(axis=(2, 3))
+    return out
+
+
+def test_adaptive_bins_by_hand():
+    from minires.functional.pool import adaptive_bins
+    assert adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]
+    assert adaptive_bins(8, 4) == [(0, 2), (2, 4), (4, 6), (6, 8)]
+    assert adaptive_bins(2, 3) == [(0, 1), (0, 2), (1, 2)]
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE_CASES)
+def test_adaptive_avg_pool_gradients(x_shape, output_size, device):
+    check_gradients(lambda x: F.adaptive_avg_pool2d(x, output_size), [random_array(x_shape)], device)
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE_CASES)
+def test_adaptive_avg_pool_matches_loops(x_shape, output_size, device):
+    x = random_array(x_shape)
+    sizes = output_size if isinstance(output_size, tuple) else (output_size, output_size)
+    sizes = tuple(size if size is not None else x_shape[2 + axis] for axis, size in enumerate(sizes))
+    output = F.adaptive_avg_pool2d(on_device(x, device), output_size)
+    assert output.device == device and output.dtype == mr.float64
+    assert_close(output.numpy(), adaptive_avg_pool2d_loops(x, sizes))
+
+
+@pytest.mark.parametrize("x_shape, output_size", ADAPTIVE_CASES)
+def test_adaptive_avg_pool_matches_torch(x_shape, output_size, torch):
+    compare_with_torch(torch, lambda x: F.adaptive_avg_pool2d(x, output_size),
+                       lambda x: torch.nn.functional.adaptive_avg_pool2d(x, output_size),
+                       [random_array(x_shape)], tolerance=TOLERANCE)
+
+
+def test_adaptive_avg_pool_of_1_is_global_avg_pool_keeping_dims():
+    x = mr.tensor(random_array((2, 4, 5, 3)), dtype=mr.float32)
+    output = F.adaptive_avg_pool2d(x, 1)
+    assert output.shape == (2, 4, 1, 1) and output.dtype == mr.float32
+    np.testing.assert_allclose(output.numpy()[:, :, 0, 0], F.global_avg_pool2d(x).numpy(), rtol=1e-6)
+
+
 # --- Errors -------------------------------------------------------------------------
 
 def images(*shape):
@@ -192,12 +257,28 @@ def test_global_avg_pool_needs_4d_input():
         F.global_avg_pool2d(images(2, 3))
 
 
+@pytest.mark.parametrize("x, output_size, error, message", [
+    pytest.param(images(2, 3, 4), 1, ValueError, r"expected a 4-D input \(N, C, H, W\); got shape \(2, 3, 4\)",
+                 id="3d_input"),
+    pytest.param(images(1, 1, 4, 4), 0, ValueError, "output_size must be at least 1; got", id="size_0"),
+    pytest.param(images(1, 1, 4, 4), 2.0, TypeError, "output_size must be an int or a pair of ints",
+                 id="float_size"),
+    pytest.param(images(1, 1, 4, 4), (1, 2, 3), ValueError, r"output_size must be an int or a pair \(OH, OW\)",
+                 id="triple"),
+    pytest.param(images(1, 1, 0, 4), 1, ValueError, r"the input image is empty", id="empty_image"),
+])
+def test_adaptive_avg_pool_bad_input(x, output_size, error, message):
+    with pytest.raises(error, match=f"adaptive_avg_pool2d: {message}"):
+        F.adaptive_avg_pool2d(x, output_size)
+
+
 # --- Synchronisations ---------------------------------------------------------------
 
 @pytest.mark.parametrize("pool", [
     pytest.param(lambda x: F.max_pool2d(x, 3, 2, 1), id="max"),
     pytest.param(lambda x: F.avg_pool2d(x, 3, 2, 1), id="avg"),
     pytest.param(F.global_avg_pool2d, id="global_avg"),
+    pytest.param(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), id="adaptive_avg"),
 ])
 def test_forward_and_backward_make_no_synchronisation(pool):
     x = on_device(random_array((2, 3, 5, 5)), "strict")

@@ -46,9 +46,12 @@ def test_cast_matches_torch(torch):
     np.testing.assert_array_equal(ours.grad, theirs.grad.numpy())
 
 
-def test_cast_to_an_integer_dtype_is_refused():
-    with pytest.raises(TypeError, match="cast: only floating dtypes keep a gradient; got int64"):
-        F.cast(on_device(np.ones(2), "cpu"), mr.int64)
+def test_cast_to_an_integer_dtype_leaves_the_graph_like_torch(torch):
+    x = on_device(np.array([1.7, -2.5]), "cpu")
+    y = F.cast(x, mr.int64)
+    expected = torch.tensor([1.7, -2.5], requires_grad=True).to(torch.int64)
+    assert y.dtype == mr.int64 and not y.requires_grad and y.grad_fn is None
+    assert y.tolist() == expected.tolist() and not expected.requires_grad
 
 
 def test_unknown_device():

@@ -10,18 +10,20 @@ forward and backward side by side and a lower-case wrapper below it:
 - elementwise: exp, log, sqrt
 - activation: tanh, sigmoid, relu, softmax, log_softmax
 - matmul: matmul
-- reduce: sum, mean, max, argmax
+- reduce: sum, mean, amax, amin, argmax, argmin
+- selection: max, min (with dim: a (values, indices) pair, as torch.max), topk
 - shape: reshape, flatten, transpose, permute, broadcast_to
 - indexing: getitem, concatenate (cat), pad
 - transfer: to_device, cast
 - conv: conv2d (im2col and one matrix product, col2im for its backward)
 - norm: batch_norm
-- pool: max_pool2d, avg_pool2d, global_avg_pool2d
+- pool: max_pool2d, avg_pool2d, adaptive_avg_pool2d, global_avg_pool2d
 - linear: linear
 - dropout: dropout
-- loss: cross_entropy
+- loss: cross_entropy, nll_loss, mse_loss
 """
 
+from minires.functional import inplace  # noqa: F401 (Tensor.mul_ ... reach it as F.inplace)
 from minires.functional.activation import log_softmax, relu, sigmoid, softmax, tanh
 from minires.functional.arith import add, div, maximum, mul, neg, pow, sub, where
 from minires.functional.conv import conv2d
@@ -29,11 +31,12 @@ from minires.functional.dropout import dropout
 from minires.functional.elementwise import exp, log, sqrt
 from minires.functional.indexing import cat, concatenate, getitem, pad
 from minires.functional.linear import linear
-from minires.functional.loss import cross_entropy
+from minires.functional.loss import cross_entropy, mse_loss, nll_loss
 from minires.functional.matmul import matmul
 from minires.functional.norm import batch_norm
-from minires.functional.pool import avg_pool2d, global_avg_pool2d, max_pool2d
-from minires.functional.reduce import argmax, max, mean, sum
+from minires.functional.pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
+from minires.functional.reduce import amax, amin, argmax, argmin, mean, sum
+from minires.functional.selection import ValuesIndices, max, min, topk
 from minires.functional.shape import broadcast_to, flatten, permute, reshape, transpose
 from minires.functional.transfer import cast, to_device
 
@@ -42,10 +45,10 @@ __all__ = [
     "exp", "log", "sqrt",
     "tanh", "sigmoid", "relu", "softmax", "log_softmax",
     "matmul",
-    "sum", "mean", "max", "argmax",
+    "sum", "mean", "amax", "amin", "argmax", "argmin", "max", "min", "topk", "ValuesIndices",
     "reshape", "flatten", "transpose", "permute", "broadcast_to",
     "getitem", "concatenate", "cat", "pad",
     "to_device", "cast",
-    "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-    "linear", "dropout", "cross_entropy",
+    "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d",
+    "linear", "dropout", "cross_entropy", "nll_loss", "mse_loss",
 ]

@@ -170,6 +170,21 @@ def concatenate(tensors, dim=0):
 cat = concatenate
 
 
-def pad(x, pad, value=0.0):
-    """Pads x with ``value``; ``pad`` = (left, right, top, bottom, ...) as torch.nn.functional.pad."""
-    return Pad.apply(x, pad=pad, value=value)
+def pad(x, pad, mode="constant", value=None):
+    """Pads x with a constant, as torch.nn.functional.pad with mode="constant".
+
+    Args:
+        x: a Tensor of any shape.
+        pad: (left, right) for the last dimension, then (top, bottom) for the one
+            before, and so on: (left, right, top, bottom, front, back) pads three.
+        mode: "constant" only; PyTorch's "reflect", "replicate" and "circular" are
+            not implemented (a ValueError says so).
+        value: the constant; None means 0, as in PyTorch.
+
+    Shape:
+        (N, C, H, W) with pad (1, 1, 2, 2) -> (N, C, H + 4, W + 2)
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: mode {mode!r} is not supported; minires pads with a constant only "
+                         "(mode='constant', value=...)")
+    return Pad.apply(x, pad=pad, value=0.0 if value is None else value)

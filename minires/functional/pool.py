@@ -1,4 +1,4 @@
-"""Pooling: max_pool2d, avg_pool2d, global_avg_pool2d.
+"""Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, global_avg_pool2d.
 
 A pool slides a KH x KW window over each channel of an (N, C, H, W) input, with
 stride (SH, SW), and keeps one number per window: the largest (max pooling) or the
@@ -16,7 +16,14 @@ overlap when the stride is smaller than the kernel: a pixel seen by several wind
 collects the gradient of each.
 
 ``ceil_mode`` and ``dilation`` are not supported (PyTorch's defaults, off, hold).
+
+Adaptive average pooling is given the output size instead of the window: output
+row oh averages input rows floor(oh * H / OH) to ceil((oh + 1) * H / OH) - 1 (and
+likewise for columns), PyTorch's rule. The windows may differ in size by one and
+may overlap, so they are visited one by one (OH * OW slices) instead of as a view.
 """
+
+import math
 
 from minires import backend
 from minires.autograd import Function
@@ -85,6 +92,45 @@ class AvgPool2dWindows(Function):
         return (grad_padded[:, :, PH:PH + H, PW:PW + W],)
 
 
+def adaptive_bins(size, output_size):
+    """[(start, end)] of the output_size windows that cover ``size`` inputs, PyTorch's rule:
+    window i is [floor(i * size / output_size), ceil((i + 1) * size / output_size)).
+
+    adaptive_bins(5, 3) == [(0, 2), (1, 4), (3, 5)]: sizes 2, 3, 2, overlapping.
+    """
+    return [(i * size // output_size, math.ceil((i + 1) * size / output_size)) for i in range(output_size)]
+
+
+class AdaptiveAvgPool2dBins(Function):
+    """The mean of each adaptive window (see adaptive_bins), one window at a time.
+
+    Backward spreads each window's gradient evenly over its inputs; an input in two
+    overlapping windows collects from both.
+    """
+
+    def __init__(self, output_size):
+        self.output_size = output_size
+
+    def forward(self, xp, x):
+        N, C, H, W = x.shape
+        OH, OW = self.output_size
+        self.row_bins, self.column_bins = adaptive_bins(H, OH), adaptive_bins(W, OW)
+        self.input_shape = tuple(x.shape)
+        output = xp.empty((N, C, OH, OW), dtype=x.dtype)
+        for oh, (top, bottom) in enumerate(self.row_bins):
+            for ow, (left, right) in enumerate(self.column_bins):
+                output[:, :, oh, ow] = x[:, :, top:bottom, left:right].mean(axis=(2, 3))   # (N, C)
+        return output
+
+    def backward(self, grad_output):
+        grad = self.xp.zeros(self.input_shape, dtype=grad_output.dtype)           # (N, C, H, W)
+        for oh, (top, bottom) in enumerate(self.row_bins):
+            for ow, (left, right) in enumerate(self.column_bins):
+                share = grad_output[:, :, oh, ow] / ((bottom - top) * (right - left))   # (N, C)
+                grad[:, :, top:bottom, left:right] += share[:, :, None, None]
+        return (grad,)
+
+
 def _pool_arguments(op_name, x, kernel_size, stride, padding):
     """Checks a pool's input and arguments; returns (kernel_size, stride, padding) as pairs."""
     x_shape = shape_of(x)
@@ -144,3 +190,31 @@ def global_avg_pool2d(x):
     if len(shape_of(x)) != 4:
         raise ValueError(f"global_avg_pool2d: expected a 4-D input (N, C, H, W); got shape {shape_of(x)}")
     return mean(x, dim=(2, 3))
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a given output size, as torch.nn.functional.adaptive_avg_pool2d.
+
+    Output pixel (oh, ow) is the mean of the input rows floor(oh * H / OH) up to
+    ceil((oh + 1) * H / OH) and the columns found the same way. output_size 1 is the
+    mean of each channel: global_avg_pool2d, keeping the (1, 1) image dimensions.
+
+    Args:
+        x: (N, C, H, W).
+        output_size: int or (OH, OW); an entry None keeps that input size, as in PyTorch.
+
+    Shape:
+        (N, C, H, W) -> (N, C, OH, OW)
+    """
+    x_shape = shape_of(x)
+    if len(x_shape) != 4:
+        raise ValueError(f"adaptive_avg_pool2d: expected a 4-D input (N, C, H, W); got shape {x_shape}")
+    if not isinstance(output_size, (tuple, list)):
+        output_size = (output_size, output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair (OH, OW); got {output_size!r}")
+    output_size = tuple(size if entry is None else entry for entry, size in zip(output_size, x_shape[2:]))
+    output_size = pair("adaptive_avg_pool2d", "output_size", output_size, minimum=1)
+    if x_shape[2] == 0 or x_shape[3] == 0:
+        raise ValueError(f"adaptive_avg_pool2d: the input image is empty (shape {x_shape})")
+    return AdaptiveAvgPool2dBins.apply(x, output_size=output_size)

@@ -17,10 +17,12 @@ class ToDevice(Function):
 
 
 class Cast(Function):
+    """x in another dtype. To an integer or bool dtype the result has no gradient:
+    Function.apply records no graph for a non-floating output (as in PyTorch, where
+    x.to(torch.int64) does not require grad)."""
+
     def __init__(self, dtype):
         self.dtype = backend.as_dtype(dtype)
-        if not backend.is_floating(self.dtype):
-            raise TypeError(f"cast: only floating dtypes keep a gradient; got {self.dtype}")
 
     def forward(self, xp, x):
         self.source_dtype = x.dtype
@@ -31,14 +33,16 @@ class Cast(Function):
 
 
 def to_device(x, device):
-    """x on ``device`` ("cpu", "cuda"); x itself if it is there already."""
+    """x on ``device`` ("cpu", "cuda", "cuda:0", a minires.device); x itself if it is there already."""
+    device = backend.device_name(device)
     if x.device == device:
         return x
     return ToDevice.apply(x, device=device)
 
 
 def cast(x, dtype):
-    """x converted to the floating ``dtype``; x itself if it has that dtype already."""
+    """x converted to ``dtype``; x itself if it has that dtype already. Only a floating
+    result stays in the graph."""
     if x.dtype == backend.as_dtype(dtype):
         return x
     return Cast.apply(x, dtype=dtype)

@@ -16,10 +16,10 @@ from minires import fast as fast_kernels
 from minires import functional as F
 
 
-def conv2d(x, weight, bias, stride, padding, fast):
+def conv2d(x, weight, bias, stride, padding, fast, groups=1):
     """F.conv2d (im2col), or minires.fast's tap-by-tap conv2d when ``fast``."""
     convolution = fast_kernels.conv2d if fast else F.conv2d
-    return convolution(x, weight, bias, stride=stride, padding=padding)
+    return convolution(x, weight, bias, stride=stride, padding=padding, groups=groups)
 
 
 def batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, fast):

@@ -22,17 +22,21 @@ def _check_size(layer, name, value):
 
 
 class Conv2d(Module):
-    """2-D convolution layer, as torch.nn.Conv2d (no dilation, groups or padding_mode).
+    """2-D convolution layer, as torch.nn.Conv2d, with its arguments in its order.
 
     Args:
         in_channels, out_channels: C_in and C_out.
         kernel_size, stride, padding: an int or an (H, W) pair.
+        dilation: 1 only (minires has no dilated convolution; another value is an error).
+        groups: split the channels into this many groups, each with its own kernels
+            (groups = C_in: depthwise); both divide C_in and C_out.
         bias: learn a (C_out,) bias. Leave it out before batch norm, whose beta does its job.
+        padding_mode: "zeros" only.
         fast: compute with minires.fast's conv2d (True) or F.conv2d, the im2col
             reference (False): the same values (see minires/nn/kernels.py).
 
     Attributes:
-        weight: (C_out, C_in, KH, KW), initialised as PyTorch does:
+        weight: (C_out, C_in // groups, KH, KW), initialised as PyTorch does:
             kaiming_uniform_(a=sqrt(5)), that is uniform on +-1/sqrt(fan_in).
         bias: (C_out,) uniform on +-1/sqrt(fan_in), or None.
 
@@ -40,8 +44,8 @@ class Conv2d(Module):
         (N, C_in, H, W) -> (N, C_out, OH, OW), OH = (H + 2 * padding - KH) // stride + 1
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 device=None, dtype=None, fast=True):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None, fast=True):
         super().__init__()
         self.fast = fast
         _check_size("Conv2d", "in_channels", in_channels)
@@ -50,7 +54,17 @@ class Conv2d(Module):
         self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, minimum=1)
         self.stride = pair("Conv2d", "stride", stride, minimum=1)
         self.padding = pair("Conv2d", "padding", padding, minimum=0)
-        shape = (out_channels, in_channels) + self.kernel_size
+        if pair("Conv2d", "dilation", dilation, minimum=1) != (1, 1):
+            raise ValueError(f"Conv2d: dilation must be 1; minires has no dilated convolution (got {dilation!r})")
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: padding_mode must be 'zeros'; minires pads with zeros only "
+                             f"(got {padding_mode!r})")
+        _check_size("Conv2d", "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups={groups} must divide in_channels ({in_channels}) and "
+                             f"out_channels ({out_channels})")
+        self.groups = groups
+        shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(filled_array(shape, 0.0, device, dtype))
         self.bias = Parameter(filled_array((out_channels,), 0.0, device, dtype)) if bias else None
         self.reset_parameters()
@@ -59,16 +73,19 @@ class Conv2d(Module):
         """PyTorch's default initialisation (see the class docstring)."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5.0))
         if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_channels * math.prod(self.kernel_size))
+            bound = 1.0 / math.sqrt(self.in_channels // self.groups * math.prod(self.kernel_size))
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        return kernels.conv2d(x, self.weight, self.bias, self.stride, self.padding, fast=self.fast)
+        return kernels.conv2d(x, self.weight, self.bias, self.stride, self.padding, fast=self.fast,
+                              groups=self.groups)
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
 
 
@@ -118,11 +135,15 @@ class _BatchNorm(Module):
         fast: compute with minires.fast's batch norm (True) or F.batch_norm (False).
         num_batches_tracked: a 0-d int64 buffer counting training batches, kept for
             state dicts with PyTorch's names (PyTorch uses it only for momentum=None,
-            which minires does not support).
+            which minires does not support). A state dict without it loads, even with
+            strict=True, as in PyTorch: the count keeps its value.
     """
 
     expected_dims = None      # 2 for BatchNorm1d, 4 for BatchNorm2d
     expected_shape = ""
+    # PyTorch before 0.4.1 saved no num_batches_tracked, and PyTorch still loads such
+    # checkpoints with strict=True, keeping the count it has: so does minires.
+    optional_state = ("num_batches_tracked",)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, fast=True):

@@ -63,6 +63,10 @@ class Module:
     minires.functional when it is False (minires/nn/kernels.py); the values are the same.
     """
 
+    # Buffers that load_state_dict may find missing from a state dict without complaint
+    # (they keep their value), such as batch norm's ("num_batches_tracked",).
+    optional_state = ()
+
     def __init__(self):
         self.training = True
         self.fast = True
@@ -177,10 +181,50 @@ class Module:
             module.fast = bool(fast)
         return self
 
-    def zero_grad(self):
-        """Forgets every parameter's gradient (sets .grad to None, PyTorch's default)."""
-        for parameter in self.parameters():
-            parameter.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Forgets every parameter's gradient, as torch.nn.Module.zero_grad.
+
+        Args:
+            set_to_none: True (PyTorch's default) sets each .grad to None, so that the
+                optimisers skip a parameter that the next backward pass does not reach;
+                False replaces each existing gradient by zeros of its shape (then SGD's
+                momentum and weight decay still move that parameter).
+        """
+        clear_gradients(self.parameters(), set_to_none)
+
+    def apply(self, fn):
+        """Calls ``fn(module)`` on every sub-module, children first, then on this module;
+        returns self, as torch.nn.Module.apply.
+
+        The usual use is custom initialisation::
+
+            def init_weights(module):
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_normal_(module.weight)
+            model.apply(init_weights)
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def cuda(self, device=None):
+        """Moves the module to the GPU, as torch.nn.Module.cuda; returns self.
+
+        ``device`` may be None, 0, "cuda", "cuda:0" or minires.device("cuda:0"): minires
+        uses one GPU, so another index is a ValueError.
+        """
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int) and not isinstance(device, bool):
+            device = f"cuda:{device}"
+        if backend.device_name(device) != "cuda":
+            raise ValueError(f"{type(self).__name__}.cuda: {device!r} is not a GPU; use .to({device!r})")
+        return self.to("cuda")
+
+    def cpu(self):
+        """Moves the module to the host (NumPy), as torch.nn.Module.cpu; returns self."""
+        return self.to("cpu")
 
     def to(self, device):
         """Moves every parameter, gradient and buffer to ``device``, in place; returns self.
@@ -188,6 +232,7 @@ class Module:
         The Parameter objects stay the same (only their ``.data`` changes), so an
         optimiser built before the move still holds them.
         """
+        device = backend.device_name(device)  # "cuda:0" and minires.device("cuda:0") name "cuda"
         backend.array_module(device)          # a clear error for an unknown or unusable device
         return self._convert_arrays(device=device)
 
@@ -237,6 +282,10 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copies the values of ``state_dict`` into this module's parameters and buffers.
 
+        An entry named in a module's ``optional_state`` (batch norm's num_batches_tracked,
+        which PyTorch fills in when a checkpoint lacks it) may be missing even with
+        ``strict=True``: it keeps its current value and is not listed as missing.
+
         Every entry is checked before anything is written: an entry that holds no numbers
         (a string, None, an array of objects or strings) or whose shape differs is always
         an error, naming the entry, what it holds and the shape expected; with
@@ -249,7 +298,8 @@ class Module:
             IncompatibleKeys(missing_keys, unexpected_keys), as PyTorch.
         """
         own = self._state_tensors()
-        missing = [name for name in own if name not in state_dict]
+        optional = self._optional_state_names()
+        missing = [name for name in own if name not in state_dict and name not in optional]
         unexpected = [name for name in state_dict if name not in own]
         problems = []
         values = {}
@@ -286,6 +336,15 @@ class Module:
             tensor.data[...] = backend.to_device(value.astype(tensor.dtype, copy=False), tensor.device)
         return IncompatibleKeys(missing, unexpected)
 
+    def _optional_state_names(self):
+        """Dotted names of the entries a state dict may lack (see load_state_dict)."""
+        names = set()
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            for name in module.optional_state:
+                if getattr(module, name, None) is not None:
+                    names.add(_dotted(module_name, name))
+        return names
+
     # -- printing -------------------------------------------------------------------------
 
     def extra_repr(self) -> str:
@@ -308,6 +367,17 @@ class Module:
             lines.extend("  " + line for line in child_lines[1:])
         lines.append(")")
         return "\n".join(lines)
+
+
+def clear_gradients(parameters, set_to_none=True):
+    """Sets each parameter's gradient to None, or (``set_to_none=False``) replaces an
+    existing gradient by zeros: zero_grad of Module and of Optimizer."""
+    for parameter in parameters:
+        if set_to_none:
+            parameter.grad = None
+        elif parameter.grad is not None:
+            xp = backend.get_array_module(parameter.grad)
+            parameter.grad = xp.zeros_like(parameter.grad)
 
 
 def _dotted(prefix, name):

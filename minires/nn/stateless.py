@@ -11,21 +11,30 @@ from minires.nn.module import Module
 
 
 class ReLU(Module):
-    """max(x, 0), elementwise, as torch.nn.ReLU (no ``inplace``).
+    """max(x, 0), elementwise, as torch.nn.ReLU.
 
     Args:
+        inplace: accepted for PyTorch's scripts (``nn.ReLU(inplace=True)``), but minires
+            always computes a new tensor: it has no in-place ops on tensors in the graph.
+            The values and gradients are the same; only memory use differs.
         fast: compute with minires.fast's relu (True) or F.relu (False): the same values.
 
     Shape:
         any shape -> the same shape
     """
 
-    def __init__(self, fast=True):
+    def __init__(self, inplace=False, fast=True):
         super().__init__()
+        if not isinstance(inplace, bool):
+            raise TypeError(f"ReLU: inplace must be True or False; got {inplace!r}")
+        self.inplace = inplace
         self.fast = fast
 
     def forward(self, x):
         return kernels.relu(x, self.fast)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -96,6 +105,31 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a given output size, as torch.nn.AdaptiveAvgPool2d.
+
+    ``AdaptiveAvgPool2d(1)`` (or ``(1, 1)``) is the mean of each channel, the pooling
+    before a CIFAR ResNet's last layer; other sizes average PyTorch's windows (see
+    minires.functional.adaptive_avg_pool2d).
+
+    Args:
+        output_size: int or (OH, OW); an entry None keeps that input size.
+
+    Shape:
+        (N, C, H, W) -> (N, C, OH, OW)
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
 
 class GlobalAvgPool2d(Module):

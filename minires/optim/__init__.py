@@ -3,7 +3,7 @@
 - optimizer: Optimizer, the base class (parameter groups, state, state_dict)
 - sgd: SGD (momentum, dampening, Nesterov, weight decay)
 - adam: Adam and AdamW
-- lr_scheduler: MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR
+- lr_scheduler: StepLR, MultiStepLR, CosineAnnealingLR, LinearLR, SequentialLR
 - van: VANConstraint, the alpha and Lagrange-multiplier updates of VAN nets
 
 Gradient clipping lives with PyTorch's, in minires.nn.utils.clip_grad_norm_.

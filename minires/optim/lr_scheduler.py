@@ -140,6 +140,29 @@ def _check_positive_int(scheduler_name, name, value):
         raise ValueError(f"{scheduler_name}: {name} must be a positive int; got {value!r}")
 
 
+class StepLR(LRScheduler):
+    """Multiplies the lr by gamma every step_size steps, as torch.optim.lr_scheduler.StepLR.
+
+        lr_t = base_lr * gamma ** (t // step_size)
+
+    StepLR(optimizer, step_size=30, gamma=0.1) gives lr 0.1 for steps 0-29, 0.01 for
+    30-59, and so on: MultiStepLR with evenly spaced milestones.
+
+    Args:
+        step_size: the number of steps (an int > 0) between drops.
+        gamma: the factor.
+    """
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        _check_positive_int("StepLR", "step_size", step_size)
+        check_number("StepLR", "gamma", backend.scalar_value(gamma))
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
+
 class MultiStepLR(LRScheduler):
     """Multiplies the lr by gamma at each milestone, as torch.optim.lr_scheduler.MultiStepLR.
 

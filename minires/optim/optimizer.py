@@ -20,7 +20,7 @@ the same, so a model and its optimiser never go out of sync.
 """
 
 from minires import backend
-from minires.nn.module import Parameter
+from minires.nn.module import Parameter, clear_gradients
 from minires.tensor import Tensor
 
 
@@ -89,15 +89,16 @@ class Optimizer:
     def check_hyperparameters(self, group):
         """Raises ValueError for a bad hyperparameter of ``group``; subclasses say which."""
 
-    def zero_grad(self):
-        """Forgets the gradient of every parameter (sets .grad to None, PyTorch's default).
+    def zero_grad(self, set_to_none=True):
+        """Forgets the gradient of every parameter, as torch.optim.Optimizer.zero_grad.
 
-        The next backward pass then writes fresh gradients instead of adding to old ones,
-        and step() skips parameters that got none.
+        The next backward pass then writes fresh gradients instead of adding to old ones.
+        With ``set_to_none=True`` (PyTorch's default) each .grad becomes None and step()
+        skips parameters that the next backward does not reach; with False each existing
+        gradient becomes zeros, and step() still applies momentum and weight decay to them.
         """
-        for group in self.param_groups:
-            for parameter in group["params"]:
-                parameter.grad = None
+        clear_gradients((parameter for group in self.param_groups for parameter in group["params"]),
+                        set_to_none)
 
     def step(self):
         """Updates every parameter that has a gradient, once."""
