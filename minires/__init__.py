@@ -50,9 +50,10 @@ from minires import nn
 from minires import models
 from minires import optim
 from minires import data
-from minires import backends, cuda
+from minires import backends, cuda, utils
 from minires.creation import arange, cat, flatten, full, ones, rand, randn, stack, zeros
 from minires.serialization import load, save
+from minires.torch_functions import argmax, max, mean, min, sum
 
 __version__ = "0.1.0"
 
@@ -63,5 +64,5 @@ __all__ = [
     "gradcheck", "numerical_grad", "GradcheckError",
     "manual_seed", "set_num_threads", "get_num_threads", "nn", "models", "optim", "data",
     "backends", "cuda", "arange", "cat", "flatten", "full", "ones", "rand", "randn", "stack", "zeros",
-    "load", "save",
+    "load", "save", "utils", "argmax", "max", "mean", "min", "sum",
 ]

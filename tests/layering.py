@@ -37,6 +37,8 @@ LAYERS = {
     "minires.serialization": 5,
     "minires.cuda": 5,
     "minires.backends": 5,
+    "minires.utils": 5,
+    "minires.torch_functions": 5,
     "minires.cli": 5,
     "minires.lessons": 5,
     "minires.__main__": 5,

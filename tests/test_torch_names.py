@@ -115,3 +115,24 @@ def test_the_device_helpers_answer_as_torch_does_for_one_device():
     mr.backends.cudnn.benchmark = True                      # accepted, without effect
     assert minires.backends.cudnn.benchmark is True
     mr.backends.cudnn.benchmark = previous
+
+
+def test_top_level_reductions_as_torch(torch):
+    x = np.random.default_rng(5).standard_normal((3, 4))
+    ours, theirs = mr.tensor(x), torch.tensor(x)
+    values, indices = mr.max(ours, 1)
+    expected = torch.max(theirs, 1)
+    np.testing.assert_array_equal(values.numpy(), expected.values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+    assert mr.max(ours).item() == torch.max(theirs).item() and mr.min(ours).item() == torch.min(theirs).item()
+    np.testing.assert_array_equal(mr.min(ours, 0, keepdim=True).indices.numpy(),
+                                  torch.min(theirs, 0, keepdim=True).indices.numpy())
+    np.testing.assert_array_equal(mr.max(ours, mr.zeros(3, 4, dtype=mr.float64)).numpy(),
+                                  torch.max(theirs, torch.zeros(3, 4)).numpy())
+    np.testing.assert_array_equal(mr.argmax(ours, dim=1).numpy(), torch.argmax(theirs, dim=1).numpy())
+    np.testing.assert_allclose(mr.sum(ours, dim=0).numpy(), torch.sum(theirs, dim=0).numpy())
+    np.testing.assert_allclose(mr.mean(ours, dim=1, keepdim=True).numpy(), torch.mean(theirs, dim=1, keepdim=True).numpy())
+
+
+def test_utils_data_is_where_scripts_look_for_the_loader():
+    assert mr.utils.data.DataLoader is mr.data.DataLoader and mr.utils.data.Subset is mr.data.Subset
