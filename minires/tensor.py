@@ -417,9 +417,11 @@ class Tensor:
     def view(self, *shape):
         """The same values in another shape, as torch.Tensor.view, computed by reshape.
 
-        minires has no views: the result may be a copy rather than memory shared with
-        this tensor, so changing one in place need not change the other. Gradients flow
-        as through reshape.
+        It shares this tensor's memory when NumPy (or CuPy) can reshape without copying,
+        as for a contiguous tensor, and is a copy otherwise, where PyTorch's view would
+        raise; so changing one in place changes the other only in the first case. Slices
+        (``x[:, :2]``) share memory as NumPy's basic slices do. Gradients flow as through
+        reshape.
         """
         if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)):
             raise TypeError(f"view: expected a shape; got {shape[0]!r} (view(dtype), which "

@@ -239,3 +239,13 @@ def test_cuda_and_cpu_round_trip():
         assert y.device == "cuda" and y.cpu().device == "cpu"
     (x.cuda() * 3.0).sum().backward()
     assert mr.backend.device_of(x.grad) == "cpu"
+
+
+def test_views_and_slices_share_memory_where_numpy_does():
+    """What the README and Tensor.view's docstring say: a contiguous view and a basic
+    slice share memory, so an in-place change shows through, as in PyTorch."""
+    x = mr.zeros(3, 4)
+    x[:, :2].fill_(5.0)
+    x.view(12)[4:].fill_(7.0)
+    np.testing.assert_array_equal(x.numpy()[0], [5.0, 5.0, 0.0, 0.0])
+    np.testing.assert_array_equal(x.numpy()[1:], np.full((2, 4), 7.0))
