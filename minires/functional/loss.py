@@ -70,16 +70,22 @@ def cross_entropy(logits, target, reduction="mean"):
     Shape:
         logits (N, C), target (N,) -> () for "mean" and "sum", (N,) for "none"
     """
-    _check_reduction("cross_entropy", reduction)
-    logits_shape = shape_of(logits)
-    if len(logits_shape) != 2:
-        raise ValueError(f"cross_entropy: expected logits of shape (N, C); got {logits_shape}")
-    N, C = logits_shape
-    if N == 0 and reduction == "mean":
-        raise ValueError("cross_entropy: the mean over an empty batch (logits (0, C)) is undefined")
-    device = backend.device_of(array_of(logits))
-    target = _checked_target("cross_entropy", target, N, C, device)
+    target = _checked_class_loss_inputs("cross_entropy", "logits", logits, target, reduction)
     return CrossEntropy.apply(logits, target=target, reduction=reduction)
+
+
+def _checked_class_loss_inputs(op_name, what, scores, target, reduction):
+    """The checks cross_entropy and nll_loss share: scores (N, C), a reduction it knows,
+    no mean over an empty batch, and class targets (see _checked_target); returns the
+    target as an array on the scores' device."""
+    _check_reduction(op_name, reduction)
+    scores_shape = shape_of(scores)
+    if len(scores_shape) != 2:
+        raise ValueError(f"{op_name}: expected {what} of shape (N, C); got {scores_shape}")
+    N, C = scores_shape
+    if N == 0 and reduction == "mean":
+        raise ValueError(f"{op_name}: the mean over an empty batch ({what} (0, C)) is undefined")
+    return _checked_target(op_name, target, N, C, backend.device_of(array_of(scores)))
 
 
 class NLL(Function):
@@ -165,15 +171,7 @@ def nll_loss(input, target, reduction="mean"):
     Shape:
         input (N, C), target (N,) -> () for "mean" and "sum", (N,) for "none"
     """
-    _check_reduction("nll_loss", reduction)
-    input_shape = shape_of(input)
-    if len(input_shape) != 2:
-        raise ValueError(f"nll_loss: expected an input of shape (N, C); got {input_shape}")
-    N, C = input_shape
-    if N == 0 and reduction == "mean":
-        raise ValueError("nll_loss: the mean over an empty batch (input (0, C)) is undefined")
-    device = backend.device_of(array_of(input))
-    target = _checked_target("nll_loss", target, N, C, device)
+    target = _checked_class_loss_inputs("nll_loss", "an input", input, target, reduction)
     return NLL.apply(input, target=target, reduction=reduction)
 
 
