@@ -226,6 +226,10 @@ class Tensor:
         """This tensor cast to float64 (differentiable)."""
         return _functional().cast(self, backend.float64)
 
+    def half(self):
+        """This tensor cast to float16 (differentiable), as torch's half()."""
+        return _functional().cast(self, backend.float16)
+
     # -- backward ----------------------------------------------------------------------
 
     def backward(self, grad=None, retain_graph=False):

@@ -323,3 +323,15 @@ def test_variable_wants_a_tensor_as_torch(torch):
         Variable([1.0, 2.0])
     with pytest.raises(TypeError):
         torch.autograd.Variable([1.0, 2.0])
+
+
+def test_half_casts_floating_parameters_and_buffers_as_torch(torch):
+    ours, theirs = mr.nn.BatchNorm2d(3).half(), torch.nn.BatchNorm2d(3).half()
+    assert {str(p.dtype) for p in ours.parameters()} == {"float16"}
+    assert [str(value.dtype) for value in ours.state_dict().values()] == \
+        [str(value.dtype).replace("torch.", "") for value in theirs.state_dict().values()]
+    x = mr.randn(2, 3, 4, 4).half()
+    assert x.dtype == mr.float16 and ours(x).dtype == mr.float16
+    model = mr.models.cifar_net("residual", 8, width=4).half()
+    model(mr.randn(2, 3, 32, 32).half()).sum().backward()
+    assert model.fc.weight.grad.dtype == mr.float16
