@@ -15,10 +15,11 @@ loading a checkpoint never runs code hidden in it (a pickle can).
 
 Writing is atomic: the file is written under a temporary name in the same folder,
 unique to the call (the process id and random hex digits), and then renamed over the
-old one (``os.replace``, atomic on POSIX and Windows). A crash mid-write leaves the
-previous checkpoint whole; an error (a full disk) removes the temporary file, and only
-a killed process leaves one behind (``checkpoint.npz.<pid>.<hex>.tmp``, which the next
-run in the folder removes: see minires.run_directory).
+old one (``os.replace``, atomic on POSIX and Windows): :func:`write_atomically`. A
+crash mid-write leaves the previous checkpoint whole; an error (a full disk, Ctrl-C)
+removes the temporary file, and only a killed process leaves one behind
+(``checkpoint.npz.<pid>.<hex>.tmp``, which the next run in the folder removes: see
+minires.run_directory).
 
 Reading checks what it reads: a file that is not a zip archive, an entry of pickled
 objects, a structure that is not the one :func:`save_checkpoint` writes, each is a
@@ -30,6 +31,7 @@ This module reads and writes host NumPy arrays only (files live on the host); it
 no array math on tensors, so it imports NumPy directly.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -105,23 +107,36 @@ def write_checkpoint(file, state):
     numpy.savez(file, allow_pickle=False, **entries)
 
 
+def write_atomically(path, write):
+    """Calls ``write(file)`` on a new temporary file beside ``path``, then renames it to ``path``.
+
+    The temporary name is unique (the process id and random hex digits; opened with "x",
+    which fails rather than share a name), so that two writers never share one. The
+    bytes are flushed to the disk (fsync) before the rename, so that a power cut leaves
+    the old file or the new one. If ``write`` raises (a full disk, Ctrl-C), the
+    temporary file is removed and ``path`` is left as it was. The file gets the usual
+    permissions (``tempfile.mkstemp`` would make it readable by its owner only).
+    The run folder's files (minires.run_directory) are written with it too.
+    """
+    temporary = f"{os.fspath(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temporary, "xb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
 def save_checkpoint(path, state):
     """Writes ``state`` (nested dicts/lists of host arrays and plain values) to ``path``.
 
     Atomic: the old file at ``path`` stays whole until the new one is complete.
     """
-    path = os.fspath(path)
-    temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            write_checkpoint(file, state)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except Exception:                    # a full disk, say; a kill (KeyboardInterrupt) leaves it
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_atomically(path, lambda file: write_checkpoint(file, state))
 
 
 def load_checkpoint(path):

@@ -34,11 +34,10 @@ import contextlib
 import datetime
 import json
 import os
-import secrets
 import socket
 import time
 
-from minires.checkpoint import load_checkpoint, save_checkpoint
+from minires.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 from minires.plotting import plot_curves
 
 RUN_FILES = ("config.json", "metrics.jsonl", "curves.png", "checkpoint.npz")
@@ -56,26 +55,6 @@ class RunDirectoryError(Exception):
 
 class RunFileError(RunDirectoryError):
     """A file of a run folder is damaged: not JSON, or a field missing or of the wrong kind."""
-
-
-def write_atomically(path, write):
-    """Calls ``write(file)`` on a new temporary file beside ``path``, then renames it to ``path``.
-
-    The temporary name is unique (the process id and random hex digits; opened with "x",
-    which fails rather than share a name), so that two writers never share one; if
-    ``write`` raises (a full disk), the temporary file is removed and ``path`` is left as
-    it was. The file gets the usual permissions (``tempfile.mkstemp`` would make it
-    readable by its owner only).
-    """
-    temporary = f"{os.fspath(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temporary, "xb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
 
 
 def _is_temporary_file(name) -> bool:
