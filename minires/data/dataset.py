@@ -125,14 +125,18 @@ class Subset:
     def __len__(self):
         return len(self.indices)
 
+    def _in_dataset(self, indices):
+        """Positions in this subset -> positions in the dataset it picks from."""
+        return self.indices[numpy.asarray(indices, dtype=numpy.int64)]
+
     def batch(self, indices, rng=None):
-        return self.dataset.batch(self.indices[numpy.asarray(indices, dtype=numpy.int64)], rng)
+        return self.dataset.batch(self._in_dataset(indices), rng)
 
     def draw(self, indices, rng):
-        return self.dataset.draw(self.indices[numpy.asarray(indices, dtype=numpy.int64)], rng)
+        return self.dataset.draw(self._in_dataset(indices), rng)
 
     def batch_from_choices(self, indices, choices):
-        return self.dataset.batch_from_choices(self.indices[numpy.asarray(indices, dtype=numpy.int64)], choices)
+        return self.dataset.batch_from_choices(self._in_dataset(indices), choices)
 
     def __getitem__(self, index):
         images, labels = self.batch([index])

@@ -107,8 +107,7 @@ class DataLoader:
     def _batches(self, epoch):
         rng, batches = self._epoch_order(epoch)
         for indices in batches:
-            images, labels = self.dataset.batch(indices, rng)       # host arrays (B, C, H, W), (B,)
-            yield tensor(images, device=self.device), tensor(labels, device=self.device)
+            yield self._tensors(self.dataset.batch(indices, rng))
 
     def _batches_in_threads(self, epoch):
         """As _batches, with the pixels made by worker threads. The random choices are drawn
