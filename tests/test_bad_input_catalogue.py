@@ -287,6 +287,7 @@ PLOTS = [
         "nowhere", 1),
 ]
 
+
 def _image_tree(classes_of_split, extra=None):
     """A setup writing {w}/images/<split>/<class>/<n>.png, then ``extra(root)``."""
     def setup(workspace):

@@ -119,10 +119,9 @@ def given_settings(arguments) -> tuple:
     return given, "--device"
 
 
-def resolve_settings(arguments, saved=None, given=None) -> dict:
-    """The defaults, then a resumed run's saved settings, then what the user typed."""
-    if given is None:
-        given, _ = given_settings(arguments)
+def resolve_settings(arguments, saved, given) -> dict:
+    """The defaults, then a resumed run's saved settings (None for a new run), then what
+    the user typed (``given``, from :func:`given_settings`)."""
     if saved is None:
         return {**DEFAULTS, **given}
     saved = {**DEFAULTS, **saved}                 # a run of minires 0.1 has no "fast": it ran them
