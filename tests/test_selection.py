@@ -6,6 +6,7 @@ import pytest
 import minires as mr
 import minires.functional as F
 from helpers import OpCase, check_gradients, compare_with_torch, on_device, random_array
+from test_pytorch_scripts import load_script
 
 # Values only (the indices are integers): each case is differentiable.
 CASES = [
@@ -111,23 +112,12 @@ def test_topk_of_integers_and_k_zero_like_torch(torch):
 
 
 def test_the_top5_accuracy_helper_of_pytorch_scripts(torch):
-    # The helper of many PyTorch CIFAR scripts, written against both libraries.
-    def accuracy(output, target, topk=(1, 5)):
-        maxk = max(topk)
-        batch_size = target.size(0)
-        _, pred = output.topk(maxk, 1, True, True)
-        pred = pred.t()
-        correct = pred.eq(target.view(1, -1).expand_as(pred))
-        res = []
-        for k in topk:
-            correct_k = correct[:k].reshape(-1).float().sum(0)
-            res.append(correct_k.mul_(100.0 / batch_size).item())
-        return res
-
+    """The helper of many PyTorch CIFAR scripts (tests/pytorch_scripts/trainer.py), run as
+    written for torch and with its imports swapped for minires."""
     logits, labels = random_array((16, 10)), np.arange(16) % 10
-    ours = accuracy(mr.tensor(logits), mr.tensor(labels))
-    theirs = accuracy(torch.tensor(logits), torch.tensor(labels))
-    np.testing.assert_allclose(ours, theirs)
+    ours = load_script("trainer", "minires").accuracy(mr.tensor(logits), mr.tensor(labels), topk=(1, 5))
+    theirs = load_script("trainer", "torch").accuracy(torch.tensor(logits), torch.tensor(labels), topk=(1, 5))
+    np.testing.assert_allclose([value.item() for value in ours], [value.item() for value in theirs])
 
 
 def test_topk_errors():
