@@ -137,7 +137,7 @@ def Variable(tensor, requires_grad=False):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"Variable: data has to be a Tensor; got {type(tensor).__name__} "
                         "(wrap it with minires.tensor(...) first)")
-    return Tensor(tensor.data, requires_grad=requires_grad)
+    return Tensor(tensor.array, requires_grad=requires_grad)
 
 
 def array_of(value):
@@ -146,13 +146,13 @@ def array_of(value):
     Ops that check their inputs before ``apply`` (shapes, devices) read them with it,
     without importing Tensor themselves.
     """
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _input_array(op_name, index, value):
     """The array (or Python number) that stands for one input of an op."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     value = backend.scalar_value(value)
     if isinstance(value, (bool, int, float)) or backend.is_array(value):
         return value

@@ -8,8 +8,9 @@ use of the node) before it is passed further down, calls each Function's
 ``backward``, and leaves the gradients of the leaves in their ``.grad``.
 
 This module works on any object with the attributes of a Tensor (``grad_fn``,
-``requires_grad``, ``grad``, ``shape``, ``dtype``, ``device``); it imports neither the
-Tensor class nor Function, which both sit above it.
+``requires_grad``, ``shape``, ``dtype``, ``device``, and ``accumulate_grad``, which adds
+into ``.grad``); it imports neither the Tensor class nor Function, which both sit
+above it.
 """
 
 from minires import backend
@@ -55,7 +56,7 @@ def run_backward(root, grad_output, retain_graph=False):
         if grad is None:
             continue
         if tensor.grad_fn is None or tensor._retains_grad:
-            _accumulate_grad(tensor, grad)
+            tensor.accumulate_grad(grad)
         function = tensor.grad_fn
         if function is None:
             continue
@@ -98,15 +99,3 @@ def _checked_grad(function, index, parent, grad):
     if grad.dtype != parent.dtype:
         grad = grad.astype(parent.dtype)    # type promotion in forward: cast back, as PyTorch
     return grad
-
-
-def _accumulate_grad(tensor, grad):
-    """Adds ``grad`` into ``tensor.grad``; the first time, as a copy that the tensor owns.
-
-    The copy matters: an op's backward may hand the same array to two inputs (add
-    does), and an optimizer updating one ``.grad`` in place must not change another.
-    """
-    if tensor.grad is None:
-        tensor.grad = grad.copy(order="K")      # "K": in grad's memory layout, not always C order
-    else:
-        tensor.grad += grad

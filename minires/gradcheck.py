@@ -36,7 +36,7 @@ def _float64_copy(value):
     if isinstance(value, Tensor):
         if not backend.is_floating(value.dtype):
             return value
-        return Tensor(value.data.astype(backend.float64, order="C"), requires_grad=value.requires_grad)
+        return Tensor(value.array.astype(backend.float64, order="C"), requires_grad=value.requires_grad)
     if backend.is_array(value) and backend.is_floating(value.dtype):
         return value.astype(backend.float64, order="C")
     if isinstance(value, float):              # a Python float: a 0-d array that can be perturbed
@@ -45,7 +45,7 @@ def _float64_copy(value):
 
 
 def _array_of(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _objective(fn, args, weights):
@@ -145,8 +145,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
 
     for position in checked:
         value = args[position]
-        xp = backend.get_array_module(value.data)
-        analytic = value.grad if value.grad is not None else xp.zeros(value.shape, dtype=value.dtype)
+        xp = backend.get_array_module(value.array)
+        analytic = value.grad.array if value.grad is not None else xp.zeros(value.shape, dtype=value.dtype)
         numeric, center, plus, minus = _central_differences(fn, args, position, weights, eps)
         excess = xp.abs(analytic - numeric) - (atol + rtol * xp.abs(numeric))
         # NaN compares false with everything: a non-finite gradient, analytic or numeric,

@@ -191,7 +191,7 @@ def _move_identity(net, op_name, from_kind, to_kind, shift):
     converted.zero_grad()
     for block in converted.blocks:
         block.residual = to_kind == "residual"
-        weight = block.conv.weight.data                               # (C, C, KH, KW)
+        weight = block.conv.weight.array                               # (C, C, KH, KW)
         xp = backend.get_array_module(weight)
         centre_h, centre_w = weight.shape[2] // 2, weight.shape[3] // 2
         # The ID entries: the centre tap of channel c's kernel on its own input channel c.

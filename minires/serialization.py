@@ -22,7 +22,7 @@ TENSOR_MARK = "__minires_tensor__"      # how a Tensor is kept: {TENSOR_MARK: ar
 def _plain(value):
     """``value`` with every Tensor replaced by its mark (host arrays, for the file)."""
     if isinstance(value, Tensor):
-        return {TENSOR_MARK: backend.to_numpy(value.data), "requires_grad": value.requires_grad}
+        return {TENSOR_MARK: backend.to_numpy(value.array), "requires_grad": value.requires_grad}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,9 +1,10 @@
 """Tensor: one array, the gradient that backward leaves in it, and the op that made it.
 
-A Tensor is a thin wrapper. ``.data`` is a NumPy or CuPy array (never copied behind
-your back); ``.grad`` is None until a backward pass reaches the tensor; ``.grad_fn``
-is the :class:`~minires.autograd.Function` that computed it (None for tensors you
-made). Every method that computes something (``x + y``, ``x.sum(dim=1)``,
+A Tensor is a thin wrapper. ``.array`` is a NumPy or CuPy array (never copied behind
+your back); ``.grad`` is None until a backward pass reaches the tensor, then a Tensor;
+``.grad_fn`` is the :class:`~minires.autograd.Function` that computed it (None for
+tensors you made). ``.data`` is PyTorch's name: a Tensor sharing ``.array``, outside
+the graph. Every method that computes something (``x + y``, ``x.sum(dim=1)``,
 ``x.relu()``) calls an op in :mod:`minires.functional`, which records the graph.
 The in-place methods (``x.mul_(2)``, ``x.zero_()``) change tensors outside the graph
 only; see :mod:`minires.functional.inplace` for why.
@@ -38,8 +39,12 @@ class Tensor:
     NumPy or CuPy array without copying it.
 
     Attributes:
-        data: the array (numpy.ndarray on "cpu", cupy.ndarray on "cuda").
-        grad: an array of the same shape, device and dtype, or None.
+        array: the array (numpy.ndarray on "cpu", cupy.ndarray on "cuda"). The ops read
+            and write it; Chainer gives its Variable's array the same name.
+        data: as in PyTorch, a Tensor sharing ``array`` that is outside the graph
+            (requires_grad=False); assigning to it replaces the array.
+        grad: a Tensor of the same shape, device and dtype, or None; its array is
+            ``t.grad.array``, a host copy ``t.grad.numpy()``.
         grad_fn: the Function that produced this tensor, or None for a leaf.
     """
 
@@ -53,8 +58,8 @@ class Tensor:
             raise TypeError(
                 f"Tensor wraps an array; got {type(data).__name__}. "
                 "Use minires.tensor(data) to build one from lists or numbers")
-        self.data = data
-        self.grad = None
+        self.array = data
+        self._grad = None
         self.grad_fn = None
         self._requires_grad = False
         self._retains_grad = False
@@ -68,9 +73,9 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, flag):
-        if flag and not backend.is_floating(self.data.dtype):
+        if flag and not backend.is_floating(self.array.dtype):
             raise TypeError(
-                f"only floating-point tensors can require gradients; this one is {self.data.dtype} "
+                f"only floating-point tensors can require gradients; this one is {self.array.dtype} "
                 "(make it with dtype=minires.float32, or call .float())")
         self._requires_grad = bool(flag)
 
@@ -80,31 +85,71 @@ class Tensor:
         return self
 
     @property
+    def data(self):
+        """A Tensor sharing this one's array, outside the graph, as PyTorch's ``.data``.
+
+        Changes made through it reach this tensor: ``p.data.mul_(0.5)`` or
+        ``p.data -= lr * p.grad`` update p in place, and backward does not see them.
+        """
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value):
+        # p.data = other_tensor: p now holds other's array (as in PyTorch, any shape).
+        array = value.array if isinstance(value, Tensor) else value
+        if not backend.is_array(array):
+            raise TypeError(f"data: expected a Tensor (or a NumPy/CuPy array) to assign; "
+                            f"got {type(value).__name__}")
+        if self._requires_grad and not backend.is_floating(array.dtype):
+            raise TypeError(f"data: this tensor requires grad, so its data must stay floating-point; "
+                            f"got {array.dtype}")
+        self.array = array
+
+    @property
+    def grad(self):
+        """d(loss)/d(this tensor) after backward, a Tensor; None before (see Attributes)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        # PyTorch's checks: a Tensor of this tensor's shape, dtype and device, or None.
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None; got {type(value).__name__} "
+                                f"(wrap an array with minires.Tensor(array))")
+            if (value.shape, value.dtype, value.device) != (self.shape, self.dtype, self.device):
+                raise ValueError(
+                    f"grad: the gradient must match the tensor: shape {self.shape}, dtype "
+                    f"{self.dtype}, device {self.device}; got shape {value.shape}, dtype "
+                    f"{value.dtype}, device {value.device}")
+        self._grad = value
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than computed by an op."""
         return self.grad_fn is None
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def size(self, dim=None):
         """The shape as a tuple of ints, or with ``dim`` the size of that dimension, as in
@@ -122,7 +167,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        values = backend.array_to_string(self.data, prefix="tensor(")
+        values = backend.array_to_string(self.array, prefix="tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
@@ -141,7 +186,7 @@ class Tensor:
 
         Unlike PyTorch, this works on tensors that require grad: it is always a copy.
         """
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def __array__(self, dtype=None, copy=None):
         # Lets numpy.asarray(t) and matplotlib read CPU tensors, as in PyTorch;
@@ -149,24 +194,24 @@ class Tensor:
         if self.device != "cpu":
             raise TypeError(f"a tensor on {self.device} cannot become a NumPy array implicitly; "
                             "call .numpy() for an explicit copy")
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
         """The values as nested Python lists (a Python number for a 0-d tensor)."""
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __index__(self):
         # Lets a one-element integer tensor index a list or a range: names[label].
         if self.numel() != 1 or self.dtype.kind not in "biu":
             raise TypeError(f"only integer tensors of a single element can be converted to an index; "
                             f"this one has dtype {self.dtype} and shape {self.shape}")
-        return int(self.data.item())
+        return int(self.array.item())
 
     def __int__(self):
         return int(self.item())
@@ -177,11 +222,11 @@ class Tensor:
     def __bool__(self):
         if self.numel() != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def detach(self):
-        """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
-        return Tensor(self.data)
+        """A tensor sharing this one's array, outside the graph (requires_grad=False)."""
+        return Tensor(self.array)
 
     def to(self, *args, device=None, dtype=None, non_blocking=False):
         """This tensor on another device and/or in another dtype, as torch.Tensor.to.
@@ -250,9 +295,9 @@ class Tensor:
                     f"backward: grad can be omitted only for a tensor with one element (a loss); "
                     f"this one has shape {self.shape}. Reduce it first (y.sum().backward()) "
                     f"or pass grad=, an array of shape {self.shape}")
-            grad = backend.get_array_module(self.data).ones(self.shape, dtype=self.dtype)
+            grad = backend.get_array_module(self.array).ones(self.shape, dtype=self.dtype)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = grad.array if isinstance(grad, Tensor) else grad
             if not backend.is_array(grad):
                 raise TypeError(f"backward: grad must be a Tensor or an array; got {type(grad).__name__}")
             if backend.device_of(grad) != self.device:
@@ -265,6 +310,18 @@ class Tensor:
             if grad.dtype != self.dtype:
                 grad = grad.astype(self.dtype)
         run_backward(self, grad, retain_graph=retain_graph)
+
+    def accumulate_grad(self, grad):
+        """Adds the array ``grad`` into ``.grad`` (the backward walk calls this); the first
+        time, as a copy that this tensor owns.
+
+        The copy matters: an op's backward may hand the same array to two inputs (add
+        does), and an optimizer updating one ``.grad`` in place must not change another.
+        """
+        if self._grad is None:
+            self._grad = Tensor(grad.copy(order="K"))  # "K": in grad's memory layout, not always C order
+        else:
+            self._grad.array += grad
 
     def retain_grad(self):
         """Asks backward to keep this non-leaf tensor's gradient in ``.grad``."""
@@ -317,24 +374,28 @@ class Tensor:
     def __getitem__(self, index):
         return _functional().getitem(self, index)
 
+    def __setitem__(self, index, value):
+        # x[mask] = 0, p.data[...] = values: in place, so only outside the graph.
+        _functional().inplace.setitem(self, index, value)
+
     # Comparisons are not differentiable: they return boolean tensors outside the graph.
     def __lt__(self, other):
-        return Tensor(self.data < _compared_array(self, other))
+        return Tensor(self.array < _compared_array(self, other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _compared_array(self, other))
+        return Tensor(self.array <= _compared_array(self, other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _compared_array(self, other))
+        return Tensor(self.array > _compared_array(self, other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _compared_array(self, other))
+        return Tensor(self.array >= _compared_array(self, other))
 
     def __eq__(self, other):
-        return Tensor(self.data == _compared_array(self, other))
+        return Tensor(self.array == _compared_array(self, other))
 
     def __ne__(self, other):
-        return Tensor(self.data != _compared_array(self, other))
+        return Tensor(self.array != _compared_array(self, other))
 
     __hash__ = object.__hash__    # tensors stay usable as dict keys, compared by identity
 
@@ -487,10 +548,24 @@ class Tensor:
     def copy_(self, source):
         return _functional().inplace.copy_(self, source)
 
+    # x += y: in place or a new tensor, as minires.functional.inplace.makes_new_tensor says.
+
+    def __iadd__(self, other):
+        return self + other if _functional().inplace.makes_new_tensor(self, other) else self.add_(other)
+
+    def __isub__(self, other):
+        return self - other if _functional().inplace.makes_new_tensor(self, other) else self.sub_(other)
+
+    def __imul__(self, other):
+        return self * other if _functional().inplace.makes_new_tensor(self, other) else self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self / other if _functional().inplace.makes_new_tensor(self, other) else self.div_(other)
+
 
 def _compared_array(tensor, other):
     """The array (or number) that ``tensor`` is compared with, on the same device."""
-    other = other.data if isinstance(other, Tensor) else backend.scalar_value(other)
+    other = other.array if isinstance(other, Tensor) else backend.scalar_value(other)
     if backend.is_array(other) and backend.device_of(other) != tensor.device:
         raise backend.DeviceMismatchError(
             f"comparison: tensor on {tensor.device} compared with an array on "
@@ -511,7 +586,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         requires_grad: record operations on this tensor for backward.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if backend.is_array(data) and backend.device_of(data) != "cpu":
         array = data.copy() if dtype is None else data.astype(backend.as_dtype(dtype))
         if device is not None:
@@ -520,4 +595,3 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         array = backend.host_array(data, dtype)
         array = backend.to_device(array, device if device is not None else backend.get_device())
     return Tensor(array, requires_grad=requires_grad)
-

@@ -61,7 +61,7 @@ def non_finite_parameters(model) -> list:
     if not named:
         return []
     xp = backend.array_module(named[0][1].device)
-    finite = xp.stack([xp.isfinite(parameter.data).all() for _, parameter in named])
+    finite = xp.stack([xp.isfinite(parameter.array).all() for _, parameter in named])
     return [name for (name, _), ok in zip(named, backend.to_numpy(finite).tolist()) if not ok]
 
 
@@ -94,7 +94,7 @@ def _count_correct(logits, labels):
     A 0-d array on the logits' device: reading it on the host would make Python wait
     for the GPU, so the loops add the counts up there and read the total once.
     """
-    return (logits.argmax(dim=1) == labels).sum().data
+    return (logits.argmax(dim=1) == labels).sum().array
 
 
 def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval="epoch",
@@ -173,7 +173,7 @@ def evaluate(model, loader, progress=False, description="test"):
         for images, labels in tqdm(loader, desc=description, unit="batch", leave=False,
                                    disable=not progress, dynamic_ncols=True):
             logits = model(images)                               # (N, num_classes)
-            loss_on_device = loss_on_device + F.cross_entropy(logits, labels, reduction="sum").data
+            loss_on_device = loss_on_device + F.cross_entropy(logits, labels, reduction="sum").array
             correct_on_device = correct_on_device + _count_correct(logits, labels)
             seen += labels.shape[0]
     if seen == 0:

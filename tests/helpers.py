@@ -55,9 +55,10 @@ def check_gradients(fn, inputs, device):
     output.backward(mr.tensor(np.ones(output.shape), dtype=output.dtype, device=device))
     for index, tensor in enumerate(tensors):
         assert tensor.grad is not None, f"input {index} got no gradient"
-        assert mr.backend.device_of(tensor.grad) == device, (
-            f"the gradient of input {index} came back on {mr.backend.device_of(tensor.grad)}")
-        assert tensor.grad.shape == tensor.data.shape and tensor.grad.dtype == tensor.dtype
+        assert isinstance(tensor.grad, mr.Tensor) and tensor.grad.grad_fn is None
+        assert tensor.grad.device == device, (
+            f"the gradient of input {index} came back on {tensor.grad.device}")
+        assert tensor.grad.shape == tensor.shape and tensor.grad.dtype == tensor.dtype
     assert mr.gradcheck(fn, *[on_device(array, device) for array in inputs])
 
 
@@ -105,7 +106,7 @@ def check_module_gradients(module, input_array, device, **gradcheck_options):
     """
     module.double().to(device)
     names = [name for name, _ in module.named_parameters()]
-    values = [mr.Tensor(parameter.data.copy(), requires_grad=True) for _, parameter in module.named_parameters()]
+    values = [mr.Tensor(parameter.array.copy(), requires_grad=True) for _, parameter in module.named_parameters()]
 
     def fn(x, *parameter_values):
         return call_with_parameters(module, dict(zip(names, parameter_values)), x)

@@ -112,7 +112,7 @@ def test_auto_uses_a_working_gpu(fresh_probe, monkeypatch, capsys):
     assert mr.get_device() == "cuda"
     assert "using CUDA" in capsys.readouterr().err
     t = mr.tensor([1.0, 2.0])
-    assert t.device == "cuda" and isinstance(t.data, StrictArray)
+    assert t.device == "cuda" and isinstance(t.array, StrictArray)
 
 
 def test_environment_variable(fresh_probe, monkeypatch):

@@ -52,7 +52,7 @@ def build(name, seed=0):
     # Move alpha off 0 so that the VAN gradient w.r.t. alpha sees both paths.
     for module in block.modules():
         if isinstance(module, (nn.VANBlock, nn.DenseVANBlock)):
-            module.alpha.data[...] = 0.3
+            module.alpha.array[...] = 0.3
     return block, shape
 
 
@@ -82,7 +82,7 @@ def test_dropout_shortcut_gradcheck(device):
         mr.manual_seed(5)
         return call_with_parameters(block, dict(zip(names, values)), x)
 
-    values = [mr.Tensor(p.data.copy(), requires_grad=True) for p in block.parameters()]
+    values = [mr.Tensor(p.array.copy(), requires_grad=True) for p in block.parameters()]
     assert mr.gradcheck(fn, on_device(random_array((2, 2, 4, 4), seed=1), device), *values)
 
 
@@ -92,9 +92,9 @@ def test_every_parameter_gets_a_gradient(name):
     block.double()
     x = on_device(random_array(shape, seed=1), "cpu")
     (block(x) * on_device(random_array(block(x).shape, seed=3), "cpu", False)).sum().backward()
-    assert np.abs(x.grad).sum() > 0
+    assert np.abs(x.grad.numpy()).sum() > 0
     for parameter_name, parameter in block.named_parameters():
-        assert parameter.grad is not None and np.abs(parameter.grad).sum() > 0, parameter_name
+        assert parameter.grad is not None and np.abs(parameter.grad.numpy()).sum() > 0, parameter_name
 
 
 # -- the identities ---------------------------------------------------------------------
@@ -117,7 +117,7 @@ def test_zero_init_last_bn_makes_v2_block_the_identity():
     # bn2's gamma instead would leave ReLU at 0 and every weight of the branch without one.)
     assert np.all(block.conv2.weight.numpy() == 0) and np.all(block.bn2.weight.numpy() == 1)
     (y * on_device(random_array(y.shape, seed=4), "cpu", False)).sum().backward()
-    assert np.abs(block.conv2.weight.grad).sum() > 0
+    assert np.abs(block.conv2.weight.grad.numpy()).sum() > 0
 
 
 def test_without_zero_init_the_block_is_not_the_identity():
@@ -131,7 +131,7 @@ def _outputs_and_input_grads(block, x_array):
     x = on_device(x_array, "cpu")
     y = block(x)
     y.backward(on_device(random_array(y.shape, seed=7), "cpu", False))
-    return y.numpy(), x.grad.copy()
+    return y.numpy(), x.grad.numpy()
 
 
 @pytest.mark.parametrize("alpha, twin_factory", [
@@ -145,7 +145,7 @@ def test_van_block_at_alpha_0_is_residual_and_at_1_is_plain(alpha, twin_factory)
     twin = twin_factory().double()
     missing, unexpected = twin.load_state_dict(van.state_dict(), strict=False)
     assert missing == [] and sorted(unexpected) == ["alpha", "lagrange_multiplier"]
-    van.alpha.data[...] = alpha
+    van.alpha.array[...] = alpha
     x = random_array((3, 2, 6, 6))
     van_y, van_grad = _outputs_and_input_grads(van, x)
     twin_y, twin_grad = _outputs_and_input_grads(twin, x)
@@ -159,7 +159,7 @@ def test_dense_van_block_at_alpha_0_and_1(alpha, twin_class):
     van = nn.DenseVANBlock(5).double()
     twin = twin_class(5).double()
     twin.load_state_dict(van.state_dict(), strict=False)
-    van.alpha.data[...] = alpha
+    van.alpha.array[...] = alpha
     x = random_array((4, 5))
     for got, expected in zip(_outputs_and_input_grads(van, x), _outputs_and_input_grads(twin, x)):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
@@ -197,7 +197,7 @@ def test_simplified_residual_block_is_plain_block_with_identity_added():
     residual = nn.SimplifiedBlock(3, residual=True).double()
     plain = nn.SimplifiedBlock(3, residual=False).double()
     plain.load_state_dict(residual.state_dict())
-    plain.conv.weight.data[:, :, 1, 1] += np.eye(3)
+    plain.conv.weight.array[:, :, 1, 1] += np.eye(3)
     x = on_device(random_array((2, 3, 5, 5)), "cpu")
     np.testing.assert_allclose(plain(x).numpy(), residual(x).numpy(), rtol=0, atol=1e-12)
 

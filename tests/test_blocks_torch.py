@@ -109,7 +109,7 @@ def test_block_matches_pytorch_twin(name, torch):
     block = factory().double()
     for _, module in block.named_modules():            # alpha off 0, so it matters
         if hasattr(module, "alpha"):
-            module.alpha.data[...] = np.linspace(0.1, 0.9, module.alpha.shape[0])
+            module.alpha.array[...] = np.linspace(0.1, 0.9, module.alpha.shape[0])
     x_array = random_array(shape, seed=1)
     x = on_device(x_array, "cpu")
     y = block(x)

@@ -102,7 +102,7 @@ def test_a_model_broken_by_its_last_step_is_not_saved(tmp_path, capsys, monkeypa
             step()
             steps.append(1)
             if len(steps) == 2:                          # the last of epoch 1's two steps
-                parameters[-1].data[...] = numpy.inf     # the last layer's bias
+                parameters[-1].array[...] = numpy.inf     # the last layer's bias
         optimizer.step = step_then_break
         return optimizer
 

@@ -93,7 +93,7 @@ def test_matches_loop_reference(case, device, conv):
     output.backward(on_device(grad_output, device, requires_grad=False))
     expected_grads = conv2d_backward_loops(inputs[0], inputs[1], grad_output, stride, padding)
     for name, tensor, expected_grad in zip(("x", "weight", "bias"), tensors, expected_grads):
-        np.testing.assert_allclose(mr.backend.to_numpy(tensor.grad), expected_grad,
+        np.testing.assert_allclose(tensor.grad.numpy(), expected_grad,
                                    rtol=1e-12, atol=1e-12, err_msg=f"gradient of {name}")
 
 
@@ -153,7 +153,7 @@ def test_no_synchronisation_and_stays_on_device(conv):
         output = conv(x, weight, bias, stride=2, padding=1)
         output.sum().backward()
     assert syncs.count == 0
-    assert all(isinstance(t.grad, StrictArray) for t in (x, weight, bias))
+    assert all(isinstance(t.grad.array, StrictArray) for t in (x, weight, bias))
 
 
 @convolution_param
@@ -237,7 +237,7 @@ def test_fast_kernel_matches_the_im2col_reference(fast, in_channels, layout, str
         output = conv(*tensors, stride=stride, padding=padding)
         grad_output = input_in_layout(random_array(output.shape, seed=10), layout)
         output.backward(on_device(grad_output, device, requires_grad=False))
-        results.append([output.numpy()] + [mr.backend.to_numpy(t.grad) for t in tensors])
+        results.append([output.numpy()] + [t.grad.numpy() for t in tensors])
     for name, fast_result, reference in zip(("output", "x grad", "weight grad", "bias grad"), *results):
         np.testing.assert_allclose(fast_result, reference, rtol=1e-12, atol=1e-12, err_msg=name)
 
@@ -246,4 +246,4 @@ def test_fast_kernel_returns_a_channels_last_view():
     """Shape (N, C_out, OH, OW) as always; in memory each pixel's channels lie side by side."""
     output = conv_taps.conv2d(mr.tensor(random_array((2, 3, 5, 5))), mr.tensor(random_array((4, 3, 3, 3))), padding=1)
     assert output.shape == (2, 4, 5, 5)
-    assert output.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert output.array.transpose(0, 2, 3, 1).flags.c_contiguous

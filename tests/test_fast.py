@@ -61,7 +61,7 @@ def tensor_in_layout(x, layout, device, requires_grad=True):
         return on_device(input_in_layout(x, layout), device, requires_grad)
     larger = np.zeros(x.shape[:2] + (2 * x.shape[2], 2 * x.shape[3]))
     larger[:, :, ::2, ::2] = x
-    view = on_device(larger, device, requires_grad=False).data[:, :, ::2, ::2]   # (N, C, H, W), strided
+    view = on_device(larger, device, requires_grad=False).array[:, :, ::2, ::2]   # (N, C, H, W), strided
     return mr.Tensor(view, requires_grad=requires_grad)
 
 
@@ -80,7 +80,7 @@ def run(op, x, others, layout, grad_layout, device, seed, **options):
         output.backward(tensor_in_layout(grad_output, grad_layout, device, requires_grad=False))
     else:
         output.backward(on_device(grad_output, device, requires_grad=False))
-    return [output.numpy(), host(x_tensor.grad)] + [None if t is None else host(t.grad) for t in tensors]
+    return [output.numpy(), x_tensor.grad.numpy()] + [None if t is None or t.grad is None else t.grad.numpy() for t in tensors]
 
 
 def assert_all_close(fast_results, reference_results, names):

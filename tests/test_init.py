@@ -220,9 +220,9 @@ FILLS = [
 def test_fills_in_place_keeping_dtype_and_device(fill, value, device):
     mr.manual_seed(0)
     tensor = nn.Parameter(mr.tensor(np.full((6, 5, 2, 2), 7.0), dtype=mr.float32, device=device))
-    array = tensor.data
+    array = tensor.array
     assert fill(tensor) is tensor
-    assert tensor.data is array                                    # the same array, overwritten
+    assert tensor.array is array                                    # the same array, overwritten
     assert tensor.dtype == np.float32 and tensor.device == device
     values = tensor.numpy()
     if value is None:

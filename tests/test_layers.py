@@ -121,7 +121,7 @@ def torch_twin(torch, layer):
 def randomise_parameters(layer):
     """Gives every parameter random values (batch norm starts with weight 1 and bias 0)."""
     for index, parameter in enumerate(layer.parameters()):
-        parameter.data[...] = random_array(parameter.shape, seed=40 + index)
+        parameter.array[...] = random_array(parameter.shape, seed=40 + index)
     return layer
 
 
@@ -320,5 +320,5 @@ def test_conv_batch_norm_relu_training_step_makes_no_synchronisation():
         loss.backward()
     assert syncs.count == 0
     for parameter in [conv.weight, batch_norm.weight, batch_norm.bias]:
-        assert parameter.grad is not None and mr.backend.device_of(parameter.grad) == "strict"
+        assert parameter.grad is not None and parameter.grad.device == "strict"
     assert batch_norm.num_batches_tracked.numpy() == 1

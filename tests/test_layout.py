@@ -72,7 +72,7 @@ def run_with_layouts(op, x_layout, grad_layout, device, x_shape=(2, 4, 6, 6)):
     grad = input_in_layout(random_array(output.shape, seed=1), grad_layout) if output.ndim == 4 \
         else random_array(output.shape, seed=1)
     output.backward(on_device(grad, device, requires_grad=False))
-    return output.data, x.grad
+    return output.array, x.grad.array
 
 
 def fast_kernels(device):
@@ -118,9 +118,9 @@ def test_a_fast_residual_block_stays_channels_last(device):
     branch = fast.batch_norm(fast.conv2d(branch, weight_2, padding=1), None, None, training=True)
     shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2))                   # (2, 8, 4, 4)
     output = fast.relu(branch + shortcut)
-    assert is_channels_last(shortcut.data) and is_channels_last(output.data)
+    assert is_channels_last(shortcut.array) and is_channels_last(output.array)
     output.backward(on_device(input_in_layout(random_array(output.shape, seed=3), "channels_last"), device))
-    assert is_channels_last(x.grad)
+    assert is_channels_last(x.grad.array)
 
 
 # --- Reference ops that pass a layout through -------------------------------------------

@@ -3,6 +3,7 @@ with a message that says what is wrong, None fails without raising."""
 
 import numpy as np
 
+import minires as mr
 from minires.lessons.checks import lesson06
 
 STEP = dict(alpha=0.95, multiplier=-1.2, alpha_grad=0.4, lr=0.1, multiplier_lr_fraction=0.1)
@@ -16,7 +17,6 @@ def test_van_step_right_answer_passes():
 
 
 def test_van_step_agrees_with_van_constraint():
-    import minires as mr
     from minires import optim
 
     class OneLayer(mr.nn.Module):
@@ -26,10 +26,10 @@ def test_van_step_agrees_with_van_constraint():
             self.register_buffer("lagrange_multiplier", mr.tensor(np.array([-1.2, -1.2])))
 
     model = OneLayer()
-    model.alpha.grad = np.array([0.4, 0.4])
+    model.alpha.grad = mr.Tensor(np.array([0.4, 0.4]))
     optim.VANConstraint(model, multiplier_lr_fraction=0.1).step(0.1)
     for channel, alpha in enumerate([0.3, 0.95]):
-        answer = (model.alpha.data[channel], model.lagrange_multiplier.data[channel])
+        answer = (model.alpha.array[channel], model.lagrange_multiplier.array[channel])
         assert lesson06.check_van_step(answer, **{**STEP, "alpha": alpha})
 
 

@@ -62,7 +62,7 @@ def test_whole_net_gradcheck(family):
     mr.manual_seed(0)
     net = models.cifar_net(family, 8, width=1).double()
     names = [name for name, _ in net.named_parameters()]
-    values = [mr.Tensor(parameter.data.copy(), requires_grad=True) for parameter in net.parameters()]
+    values = [mr.Tensor(parameter.array.copy(), requires_grad=True) for parameter in net.parameters()]
     x = on_device(random_array((2, 3, 4, 4), seed=1), "cpu")
     assert mr.gradcheck(lambda x, *ws: call_with_parameters(net, dict(zip(names, ws)), x), x, *values)
 
@@ -131,7 +131,7 @@ def _output_and_gradients(net, x_array):
     x = on_device(x_array, "cpu")
     y = net(x)
     y.backward(on_device(random_array(y.shape, seed=9), "cpu", requires_grad=False))
-    return y.numpy(), x.grad.copy(), {name: p.grad.copy() for name, p in net.named_parameters()}
+    return y.numpy(), x.grad.numpy(), {name: p.grad.numpy() for name, p in net.named_parameters()}
 
 
 def _assert_same_function(net, other, x_array):

@@ -145,7 +145,7 @@ def test_parameter_and_plain_tensor_attributes():
     plain = mr.tensor(np.ones(4), requires_grad=True)
     parameter = Parameter(plain)
     assert isinstance(parameter, mr.Tensor) and Parameter(np.ones(2)).requires_grad
-    assert parameter.data is plain.data             # wraps the data, does not copy it
+    assert parameter.array is plain.array             # wraps the data, does not copy it
     assert not Parameter(np.zeros(2), requires_grad=False).requires_grad
     net = Module()
     net.weight, net.constant = Parameter(np.ones(3)), plain   # a plain Tensor is not a parameter
@@ -182,8 +182,8 @@ def test_batch_norm_in_eval_uses_and_keeps_running_stats(device):
     bn = BatchNorm2d(3, dtype=mr.float64)
     mean, var = random_array(3, seed=1), random_array(3, seed=2, positive=True)
     weight, bias = random_array(3, seed=3), random_array(3, seed=4)
-    bn.running_mean.data[...], bn.running_var.data[...] = mean, var
-    bn.weight.data[...], bn.bias.data[...] = weight, bias
+    bn.running_mean.array[...], bn.running_var.array[...] = mean, var
+    bn.weight.array[...], bn.bias.array[...] = weight, bias
     bn.to(device)
     x = random_array((4, 3, 2, 2))
     y = bn.eval()(on_device(x, device, requires_grad=False)).numpy()
@@ -207,7 +207,7 @@ def test_to_moves_parameters_buffers_and_grads_in_place(device):
     assert net.to(device) is net
     assert [t is u for t, u in zip(tensors, all_tensors(net))] == [True] * 11   # the same objects
     assert {t.device for t in tensors} == {device}
-    assert {mr.backend.device_of(p.grad) for p in net.parameters()} == {device}
+    assert {p.grad.device for p in net.parameters()} == {device}
     assert net.block.bn.num_batches_tracked.dtype == mr.int64
     assert_state_equal(net.state_dict(), before)
     assert forward(net.eval(), device=device).shape == (2, 2)

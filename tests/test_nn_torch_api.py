@@ -189,7 +189,7 @@ def test_zero_grad_defaults_to_none_and_leaves_missing_gradients_missing():
     model(mr.randn(2, 2)).sum().backward()
     model[0].bias.grad = None
     model.zero_grad(set_to_none=False)
-    assert model[0].bias.grad is None and np.all(model[0].weight.grad == 0)
+    assert model[0].bias.grad is None and np.all(model[0].weight.grad.numpy() == 0)
     assert model[0].weight.grad.dtype == model[0].weight.dtype
     model.zero_grad()
     assert all(parameter.grad is None for parameter in model.parameters())
@@ -247,7 +247,7 @@ def test_batch_norm_state_has_torchs_num_batches_tracked(torch):
 # strict=True, as in PyTorch: the counts keep their values and are not reported missing.
 def test_load_state_dict_without_num_batches_tracked_as_torch(torch):
     model, twin = conv_bn(mr), conv_bn(torch)
-    model[1].num_batches_tracked.data[...] = 7
+    model[1].num_batches_tracked.array[...] = 7
     twin[1].num_batches_tracked.fill_(7)
     saved = {name: value for name, value in conv_bn(mr).state_dict().items() if "num_batches" not in name}
     result = model.load_state_dict(saved, strict=True)
@@ -311,7 +311,7 @@ def test_variable_returns_a_tensor_sharing_the_data_as_torch(requires_grad, torc
     theirs = torch.autograd.Variable(torch.tensor([1.0, 2.0]), requires_grad=requires_grad)
     assert isinstance(variable, mr.Tensor) and variable is not data
     assert variable.requires_grad == theirs.requires_grad == requires_grad and not data.requires_grad
-    assert variable.data is data.data                     # the same array, as torch shares storage
+    assert variable.array is data.array                     # the same array, as torch shares storage
     assert variable.dtype == mr.float32 and theirs.dtype == torch.float64    # the fixture's default
     if requires_grad:
         (variable * 3.0).sum().backward()

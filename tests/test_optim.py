@@ -54,7 +54,7 @@ def mr_parameters(device, values=None, dtype=mr.float64):
 
 def mr_step(optimizer, parameters, step, device):
     for parameter, grad in zip(parameters, gradients(step)):
-        parameter.grad = None if grad is None else backend.to_device(grad.astype(parameter.dtype), device)
+        parameter.grad = None if grad is None else mr.Tensor(backend.to_device(grad.astype(parameter.dtype), device))
     optimizer.step()
 
 
@@ -80,13 +80,13 @@ def two_groups(parameters):
 @pytest.mark.parametrize("groups_of", [one_group, two_groups])
 def test_matches_torch(device, torch, name, kwargs, groups_of):
     parameters = mr_parameters(device)
-    arrays = [parameter.data for parameter in parameters]
+    arrays = [parameter.array for parameter in parameters]
     optimizer = getattr(optim, name)(groups_of(parameters), **kwargs)
     for step in range(STEPS):
         mr_step(optimizer, parameters, step, device)
     expected = torch_run(torch, name, groups_of, kwargs)
     for index, (parameter, array, want) in enumerate(zip(parameters, arrays, expected)):
-        assert parameter.data is array, "the update must be in place, on the same array"
+        assert parameter.array is array, "the update must be in place, on the same array"
         assert parameter.device == device
         np.testing.assert_allclose(parameter.numpy(), want, rtol=1e-12, atol=1e-14, err_msg=f"param {index}")
     assert not np.allclose(parameters[0].numpy(), initial_values()[0])
@@ -125,7 +125,7 @@ def test_zero_grad_sets_gradients_to_none():
     parameters = mr_parameters("cpu")
     optimizer = optim.SGD(parameters, lr=0.1)
     for parameter in parameters:
-        parameter.grad = np.ones(parameter.shape)
+        parameter.grad = mr.Tensor(np.ones(parameter.shape))
     optimizer.zero_grad()
     assert all(parameter.grad is None for parameter in parameters)
 

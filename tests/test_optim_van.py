@@ -20,7 +20,7 @@ def van_net(device, width=3):
 
 
 def set_values(tensor, values, device):
-    tensor.data[...] = backend.to_device(np.asarray(values, dtype=np.float64), device)
+    tensor.array[...] = backend.to_device(np.asarray(values, dtype=np.float64), device)
 
 
 def test_finds_the_van_layers():
@@ -44,9 +44,9 @@ def test_one_step_by_the_equations(device):
     grad = np.array([15.0, 0.3, -2.0])     # pushes alpha below 0, inside (0, 1), above 1
     set_values(first.alpha, alpha, device)
     set_values(first.lagrange_multiplier, multiplier, device)
-    first.alpha.grad = backend.to_device(grad, device)
+    first.alpha.grad = mr.Tensor(backend.to_device(grad, device))
     second.alpha.grad = None               # no gradient: dL/dalpha = 0
-    alpha_array = first.alpha.data
+    alpha_array = first.alpha.array
 
     with count_synchronizations() as syncs:
         van.step(LR)
@@ -62,7 +62,7 @@ def test_one_step_by_the_equations(device):
     # The second block: alpha 0 + lr * 1 = 0.1; lambda = -1 + 0.01 * (0.1 - 1).
     np.testing.assert_array_equal(second.alpha.numpy(), np.full(3, 0.0 + LR * 1.0))
     np.testing.assert_array_equal(second.lagrange_multiplier.numpy(), np.full(3, -1.0 + 0.01 * (0.1 - 1.0)))
-    assert first.alpha.data is alpha_array and first.alpha.device == device
+    assert first.alpha.array is alpha_array and first.alpha.device == device
 
 
 def test_multipliers_only_decrease_and_alphas_stay_in_the_unit_interval(device):
@@ -72,7 +72,7 @@ def test_multipliers_only_decrease_and_alphas_stay_in_the_unit_interval(device):
     for _ in range(60):
         before = [multiplier.numpy() for multiplier in van.lagrange_multipliers]
         for alpha in van.alphas:
-            alpha.grad = backend.to_device(rng.normal(scale=3.0, size=alpha.shape), device)
+            alpha.grad = mr.Tensor(backend.to_device(rng.normal(scale=3.0, size=alpha.shape), device))
         van.step(LR)
         for old, multiplier, alpha in zip(before, van.lagrange_multipliers, van.alphas):
             assert np.all(multiplier.numpy() <= old)
@@ -98,7 +98,7 @@ def test_alphas_reach_one(device, gradient):
     residuals = [van.alpha_residual()]
     for _ in range(200):
         for alpha in van.alphas:
-            alpha.grad = backend.to_device(np.full(alpha.shape, gradient), device)
+            alpha.grad = mr.Tensor(backend.to_device(np.full(alpha.shape, gradient), device))
         van.step(LR)
         residuals.append(van.alpha_residual())
     assert residuals[0] == 3.0 and residuals[-1] == 0.0
@@ -111,7 +111,7 @@ def test_zero_grad_and_state_dict():
     model = van_net("cpu")
     van = VANConstraint(model, multiplier_lr_fraction=0.5)
     for alpha in van.alphas:
-        alpha.grad = np.ones(alpha.shape)
+        alpha.grad = mr.Tensor(np.ones(alpha.shape))
     van.zero_grad()
     assert all(alpha.grad is None for alpha in van.alphas)
     other = VANConstraint(van_net("cpu"))

@@ -41,7 +41,7 @@ def test_device_arrays_are_never_split(num_threads, monkeypatch):
     monkeypatch.setattr(threads, "MIN_VALUES_PER_PART", 1)
     num_threads(4)
     x = on_device(random_array((8, 3)), "strict")
-    assert threads.batch_parts(x.data) == [slice(0, 8)]
+    assert threads.batch_parts(x.array) == [slice(0, 8)]
 
 
 def test_results_come_back_in_order_and_errors_are_raised(num_threads, monkeypatch):

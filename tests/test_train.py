@@ -60,7 +60,7 @@ def test_history_records_what_the_papers_plot():
 def test_a_diverging_loss_stops_training_with_advice():
     train_loader, test_loader = loaders()
     model = small_net()
-    model.fc.bias.data[0] = float("inf")             # what a far too large step leaves behind
+    model.fc.bias.array[0] = float("inf")             # what a far too large step leaves behind
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
         fit(model, train_loader, test_loader, optimizer, 3, progress=False, log=None)

@@ -52,7 +52,7 @@ def _owner(array):
 
 def footprint(model, image_shape) -> tuple:
     """(parameter bytes, activation bytes per image) of ``model`` for images (C, H, W)."""
-    parameter_bytes = sum(parameter.data.nbytes for parameter in model.parameters())
+    parameter_bytes = sum(parameter.array.nbytes for parameter in model.parameters())
     xp = backend.array_module(next(iter(model.parameters())).device)
     images = Tensor(xp.zeros((2, *image_shape), dtype=backend.float32))        # (2, C, H, W)
     model.train()
@@ -61,7 +61,7 @@ def footprint(model, image_shape) -> tuple:
     for tensor in topological_order(output):
         if tensor.grad_fn is None:
             continue                                    # a parameter, counted above
-        for array in (tensor.data, *_saved_arrays(tensor.grad_fn)):
+        for array in (tensor.array, *_saved_arrays(tensor.grad_fn)):
             owner = _owner(array)
             kept[id(owner)] = owner.nbytes
     return parameter_bytes, sum(kept.values()) / 2

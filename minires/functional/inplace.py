@@ -1,6 +1,6 @@
 """In-place updates: add_, sub_, mul_, div_, zero_, fill_, clamp_, copy_ (not differentiable).
 
-Each changes ``x.data`` where it is and returns ``x``, as PyTorch's methods of the same
+Each changes ``x.array`` where it is and returns ``x``, as PyTorch's methods of the same
 names. They are for tensors outside the autograd graph: data, running statistics, an
 accuracy counter, and parameters inside ``no_grad()`` (an optimiser's step)::
 
@@ -14,6 +14,9 @@ refuses instead: on a tensor computed by an op (``x.grad_fn`` is set), and on a 
 that requires grad outside ``no_grad()``. One case neither can see: a tensor that needs
 no grad but was saved by an op (the ``x`` of ``w * x``). Changing it before backward
 makes ``w``'s gradient wrong; PyTorch would raise, minires cannot tell.
+
+The augmented assignments (``x += y``, ``-=``, ``*=``, ``/=``) use these ops where
+PyTorch works in place and minires can: see :func:`makes_new_tensor`.
 """
 
 from minires import backend
@@ -36,9 +39,35 @@ def _check_can_change(op_name, x):
             f"`with minires.no_grad():` as optimisers do")
 
 
+def makes_new_tensor(x, other) -> bool:
+    """Whether ``x += other`` (and -=, *=, /=) computes a new tensor instead of changing x.
+
+    As in PyTorch, ``x += y`` changes x in place when x is outside the graph (data, an
+    accuracy counter, ``p.data -= lr * p.grad``) and on a parameter inside no_grad();
+    on a leaf that requires grad outside no_grad() the in-place op refuses. Where
+    PyTorch works in place on a tensor of the graph (one computed by an op, or any x
+    when ``other`` needs a gradient), minires has no in-place op and computes
+    ``x = x + other`` instead: the ``out += shortcut`` of a residual block gets the same
+    values and gradients, though another name for the old x keeps its old values.
+    """
+    other_needs_grad = getattr(other, "requires_grad", False) and is_grad_enabled()
+    return x.grad_fn is not None or other_needs_grad
+
+
+def _check_operand_outside_graph(op_name, other):
+    """Refuses an operand that requires grad (outside no_grad()): PyTorch would put the
+    result in the graph, and minires's in-place ops are outside it."""
+    if getattr(other, "requires_grad", False) and is_grad_enabled():
+        raise RuntimeError(
+            f"{op_name}: the operand requires grad, so the result would need a place in the autograd "
+            f"graph, and minires's in-place ops are outside it; use the out-of-place op "
+            f"(x = x + y), or update inside `with minires.no_grad():`")
+
+
 def _operand(op_name, x, other):
     """The array or Python number that updates ``x``: on x's device, and of a shape that
     broadcasts to x's shape without enlarging it (the result must fit in x)."""
+    _check_operand_outside_graph(op_name, other)
     other = backend.scalar_value(array_of(other))
     if backend.is_array(other):
         if backend.device_of(other) != x.device:
@@ -54,12 +83,12 @@ def _operand(op_name, x, other):
 
 
 def _apply_ufunc(op_name, ufunc_name, x, other):
-    """x.data = ufunc(x.data, other), written into x.data itself."""
+    """x.array = ufunc(x.array, other), written into x.array itself."""
     _check_can_change(op_name, x)
     other = _operand(op_name, x, other)
-    ufunc = getattr(backend.get_array_module(x.data), ufunc_name)   # xp.add, xp.multiply ...
+    ufunc = getattr(backend.get_array_module(x.array), ufunc_name)   # xp.add, xp.multiply ...
     try:
-        ufunc(x.data, other, out=x.data, casting="same_kind")
+        ufunc(x.array, other, out=x.array, casting="same_kind")
     except TypeError as error:          # NumPy's and CuPy's casting errors are TypeErrors
         raise TypeError(f"{op_name}: the result cannot be stored in this {x.dtype} tensor without "
                         f"changing its kind (as PyTorch, minires does not cast floats into integers "
@@ -98,6 +127,29 @@ def clamp_(x, min=None, max=None):
     return x
 
 
+def setitem(x, index, value):
+    """x[index] = value, in place (Tensor.__setitem__): ``x[mask] = 0``, ``p.data[...] = w``.
+
+    ``index`` is what NumPy takes (ints, slices, arrays), or a Tensor of ints or bools on
+    x's device; ``value`` a number, or a Tensor or array on x's device that broadcasts
+    to the selected part.
+    """
+    _check_can_change("__setitem__", x)
+    _check_operand_outside_graph("__setitem__", value)
+    index = array_of(index)
+    value = backend.scalar_value(array_of(value))
+    for name, part in (("index", index), ("value", value)):
+        if backend.is_array(part) and backend.device_of(part) != x.device:
+            raise backend.DeviceMismatchError(
+                f"__setitem__: tensor on {x.device}, {name} on {backend.device_of(part)}; "
+                "move it with .to(device)")
+    try:
+        x.array[index] = value
+    except (IndexError, ValueError, TypeError) as error:
+        raise type(error)(f"__setitem__: cannot set {x.dtype} tensor of shape {x.shape} at "
+                          f"{index!r:.60}: {error}") from error
+
+
 def fill_(x, value):
     """Sets every element of x to ``value`` (a number or a one-element tensor)."""
     _check_can_change("fill_", x)
@@ -109,7 +161,7 @@ def fill_(x, value):
         if backend.device_of(value) != x.device:
             raise backend.DeviceMismatchError(
                 f"fill_: tensor on {x.device}, value on {backend.device_of(value)}")
-    x.data[...] = value
+    x.array[...] = value
     return x
 
 
@@ -122,11 +174,12 @@ def copy_(x, source):
     """Copies ``source``'s values into x, in place: broadcast to x's shape, converted to
     x's dtype, and moved to x's device if it is elsewhere (as PyTorch's copy_)."""
     _check_can_change("copy_", x)
+    _check_operand_outside_graph("copy_", source)
     source = backend.scalar_value(array_of(source))
     if backend.is_array(source):
         source = backend.to_device(source, x.device)        # an explicit copy, as torch's copy_
     if broadcast_shape("copy_", x.shape, shape_of(source)) != x.shape:
         raise ValueError(f"copy_: a source of shape {shape_of(source)} does not fit in a tensor of "
                          f"shape {x.shape}")
-    x.data[...] = source
+    x.array[...] = source
     return x

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minires import backend
+from minires.tensor import Tensor
 
 
 @dataclass
@@ -35,8 +36,8 @@ def as_host_array(value, name):
     """A float64 NumPy copy of a Tensor, a NumPy/CuPy array, a list or a number."""
     if value is None:
         raise TypeError(f"{name} is None: fill in your answer first")
-    if hasattr(value, "detach") and hasattr(value, "data"):     # a minires Tensor
-        value = value.data
+    if isinstance(value, Tensor):
+        value = value.array
     if backend.is_array(value):
         value = backend.to_numpy(value)
     return np.asarray(value, dtype=np.float64)

@@ -54,7 +54,7 @@ def _fan(tensor, mode):
 def _write(tensor, host_values):
     """Copies float64 host values into ``tensor`` in place, in its dtype and on its device."""
     values = backend.to_device(host_values.astype(tensor.dtype), tensor.device)
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -70,7 +70,7 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 def constant_(tensor, value):
     """Fills ``tensor`` with ``value``."""
-    tensor.data[...] = value
+    tensor.array[...] = value
     return tensor
 
 

@@ -172,7 +172,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}: the input has {shape[1]} channels but the layer "
                              f"was built for {self.num_features} (input shape {shape})")
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
         # Batch statistics in training, and always when no running statistics are kept.
         use_batch_stats = self.training or not self.track_running_stats
         return kernels.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,

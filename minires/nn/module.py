@@ -26,7 +26,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -229,7 +229,7 @@ class Module:
     def to(self, device):
         """Moves every parameter, gradient and buffer to ``device``, in place; returns self.
 
-        The Parameter objects stay the same (only their ``.data`` changes), so an
+        The Parameter objects stay the same (only their ``.array`` changes), so an
         optimiser built before the move still holds them.
         """
         device = backend.device_name(device)  # "cuda:0" and minires.device("cuda:0") name "cuda"
@@ -256,16 +256,17 @@ class Module:
     def _convert_arrays(self, device=None, dtype=None):
         """Moves parameters, their gradients and buffers to ``device`` and casts the
         floating ones to ``dtype`` (integer buffers, such as a step count, keep theirs)."""
+        def converted(array):
+            if device is not None:
+                array = backend.to_device(array, device)
+            if dtype is not None and backend.is_floating(array.dtype):
+                array = array.astype(dtype)
+            return array
+
         for tensor in list(self.parameters()) + list(self.buffers()):
-            for attribute in ("data", "grad"):
-                array = getattr(tensor, attribute)
-                if array is None:
-                    continue
-                if device is not None:
-                    array = backend.to_device(array, device)
-                if dtype is not None and backend.is_floating(array.dtype):
-                    array = array.astype(dtype)
-                setattr(tensor, attribute, array)
+            tensor.array = converted(tensor.array)
+            if tensor.grad is not None:
+                tensor.grad = Tensor(converted(tensor.grad.array))
         return self
 
     # -- saving and loading -------------------------------------------------------------
@@ -286,7 +287,7 @@ class Module:
         values are NumPy arrays on the host whatever the model's device, so a state
         dict can be saved with numpy.savez and loaded onto any device.
         """
-        return {name: backend.to_numpy(tensor.data) for name, tensor in self._state_tensors().items()}
+        return {name: backend.to_numpy(tensor.array) for name, tensor in self._state_tensors().items()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copies the values of ``state_dict`` into this module's parameters and buffers.
@@ -316,7 +317,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else value
+            value = value.array if isinstance(value, Tensor) else value
             if value is not None and not backend.is_array(value):
                 try:
                     value = backend.host_array(value, tensor.dtype)
@@ -342,7 +343,7 @@ class Module:
         for name, value in values.items():
             tensor = own[name]
             # Cast where the value is, then copy it over: the copy moves the final dtype.
-            tensor.data[...] = backend.to_device(value.astype(tensor.dtype, copy=False), tensor.device)
+            tensor.array[...] = backend.to_device(value.astype(tensor.dtype, copy=False), tensor.device)
         return IncompatibleKeys(missing, unexpected)
 
     def _optional_state_names(self):
@@ -385,8 +386,8 @@ def clear_gradients(parameters, set_to_none=True):
         if set_to_none:
             parameter.grad = None
         elif parameter.grad is not None:
-            xp = backend.get_array_module(parameter.grad)
-            parameter.grad = xp.zeros_like(parameter.grad)
+            xp = backend.get_array_module(parameter.grad.array)
+            parameter.grad = Tensor(xp.zeros_like(parameter.grad.array))
 
 
 def _dotted(prefix, name):

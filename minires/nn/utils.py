@@ -37,7 +37,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0) -> Tensor:
     max_norm, norm_type = float(max_norm), float(norm_type)   # Python floats keep float32 float32
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be positive or float('inf'); got {norm_type}")
-    grads = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    grads = [parameter.grad.array for parameter in parameters if parameter.grad is not None]
     if not grads:
         return Tensor(backend.host_array(0.0))
     xp = backend.get_array_module(*grads)         # a clear error for gradients on two devices

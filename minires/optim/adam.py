@@ -71,20 +71,20 @@ class Adam(Optimizer):
             for parameter in group["params"]:
                 if parameter.grad is None:
                     continue
-                xp = backend.get_array_module(parameter.data, parameter.grad)
+                xp = backend.get_array_module(parameter.array, parameter.grad.array)
                 state = self.state.setdefault(parameter, {})
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(parameter.data)      # m_0
-                    state["exp_avg_sq"] = xp.zeros_like(parameter.data)   # v_0
+                    state["exp_avg"] = xp.zeros_like(parameter.array)      # m_0
+                    state["exp_avg_sq"] = xp.zeros_like(parameter.array)   # v_0
                 state["step"] += 1
                 step = state["step"]                                       # t, a Python int
-                grad = parameter.grad
+                grad = parameter.grad.array
                 if weight_decay != 0:
                     if self.decoupled_weight_decay:
-                        parameter.data *= 1.0 - lr * weight_decay          # AdamW
+                        parameter.array *= 1.0 - lr * weight_decay          # AdamW
                     else:
-                        grad = grad + weight_decay * parameter.data        # Adam: L2 in the gradient
+                        grad = grad + weight_decay * parameter.array        # Adam: L2 in the gradient
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 exp_avg *= beta1                                           # m_t, in place
                 exp_avg += (1.0 - beta1) * grad
@@ -93,7 +93,7 @@ class Adam(Optimizer):
                 # The bias corrections are Python floats: computing them needs no sync.
                 step_size = lr / (1.0 - beta1 ** step)
                 denominator = xp.sqrt(exp_avg_sq) / math.sqrt(1.0 - beta2 ** step) + eps
-                parameter.data -= step_size * exp_avg / denominator
+                parameter.array -= step_size * exp_avg / denominator
 
 
 class AdamW(Adam):

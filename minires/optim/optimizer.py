@@ -15,7 +15,7 @@ An optimiser holds
 A subclass writes ``step()`` (the update rule), ``check_hyperparameters(group)``
 (which rejects, say, a negative lr with a message that names it) and ``state_names``
 (the entries of a parameter's state, which load_state_dict checks). Updates change
-``parameter.data`` in place: the Parameter objects, and the arrays they hold, stay
+``parameter.array`` in place: the Parameter objects, and the arrays they hold, stay
 the same, so a model and its optimiser never go out of sync.
 """
 
@@ -212,7 +212,7 @@ class Optimizer:
     def _loaded_value(self, where, name, value, parameter, index):
         """One saved state entry, ready for ``parameter``: an int step count, or an array
         of the parameter's shape, dtype and device (always a fresh copy)."""
-        value = value.data if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
         if backend.is_array(value):
             host = backend.to_numpy(value)
         else:                                             # a number, a list, a NumPy scalar

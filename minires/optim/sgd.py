@@ -58,10 +58,10 @@ class SGD(Optimizer):
             for parameter in group["params"]:
                 if parameter.grad is None:
                     continue
-                xp = backend.get_array_module(parameter.data, parameter.grad)
-                direction = parameter.grad                               # g_t
+                xp = backend.get_array_module(parameter.array, parameter.grad.array)
+                direction = parameter.grad.array                         # g_t
                 if weight_decay != 0:
-                    direction = direction + weight_decay * parameter.data
+                    direction = direction + weight_decay * parameter.array
                 if momentum != 0:
                     state = self.state.setdefault(parameter, {})
                     if "momentum_buffer" not in state:
@@ -72,4 +72,4 @@ class SGD(Optimizer):
                         buffer += (1.0 - dampening) * direction
                     buffer = state["momentum_buffer"]
                     direction = direction + momentum * buffer if nesterov else buffer
-                parameter.data -= lr * direction                                    # in place
+                parameter.array -= lr * direction                                    # in place

@@ -100,11 +100,11 @@ class VANConstraint:
         check_number("VANConstraint.step", "lr", lr)
         multiplier_lr = self.multiplier_lr_fraction * lr                    # eta'
         for alpha, multiplier in zip(self.alphas, self.lagrange_multipliers):
-            xp = backend.get_array_module(alpha.data, multiplier.data)
-            grad = alpha.grad if alpha.grad is not None else 0.0             # dL/dalpha
-            descended = alpha.data - lr * (grad + multiplier.data)
-            alpha.data[...] = xp.clip(descended, 0.0, 1.0)                   # (7), in place
-            multiplier.data += multiplier_lr * (alpha.data - 1.0)            # (8), new alpha
+            xp = backend.get_array_module(alpha.array, multiplier.array)
+            grad = alpha.grad.array if alpha.grad is not None else 0.0       # dL/dalpha
+            descended = alpha.array - lr * (grad + multiplier.array)
+            alpha.array[...] = xp.clip(descended, 0.0, 1.0)                   # (7), in place
+            multiplier.array += multiplier_lr * (alpha.array - 1.0)            # (8), new alpha
 
     def alpha_residual(self) -> float:
         """(1/L) sum_l ||1 - alpha_l||^2 over the L VAN layers: 0 once the net is plain.
@@ -113,8 +113,8 @@ class VANConstraint:
         """
         total = 0.0
         for alpha in self.alphas:
-            xp = backend.get_array_module(alpha.data)
-            total = total + xp.sum((1.0 - alpha.data) ** 2)                 # stays on the device
+            xp = backend.get_array_module(alpha.array)
+            total = total + xp.sum((1.0 - alpha.array) ** 2)                 # stays on the device
         return float(backend.to_numpy(backend.ensure_array(total))) / len(self.alphas)
 
     def state_dict(self) -> dict:

@@ -2,6 +2,7 @@
 ResNet implementations (option A shortcuts: strided identity, zero-padded channels).
 tests/test_pytorch_scripts.py runs it unchanged but for its imports."""
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -73,6 +74,15 @@ class ResNet(nn.Module):
         out = out.view(out.size(0), -1)
         out = self.linear(out)
         return out
+
+
+def count_parameters_and_layers(net):
+    """The number of learned values, and of weight layers (parameters of 2 dims or more)."""
+    total_params = 0
+    for x in filter(lambda p: p.requires_grad, net.parameters()):
+        total_params += np.prod(x.data.numpy().shape)
+    layers = len(list(filter(lambda p: p.requires_grad and len(p.data.size()) > 1, net.parameters())))
+    return total_params, layers
 
 
 def resnet8():

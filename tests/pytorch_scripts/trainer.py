@@ -40,7 +40,7 @@ def train(model, batches, epochs, checkpoint_path):
             _, predicted = outputs.max(1)
             total += targets.size(0)
             correct += predicted.eq(targets).sum().item()
-            top1 += accuracy(outputs.detach(), targets, topk=(1,))[0].item()
+            top1 += accuracy(outputs.data, targets, topk=(1,))[0].item()
         scheduler.step()
         history.append({"loss": train_loss, "correct": correct, "total": total, "top1": top1,
                         "lr": optimizer.param_groups[0]["lr"]})
