@@ -69,6 +69,30 @@ def test_batches_are_tensors_on_the_device(device):
     assert images.shape == (2, 3, 4, 4) and images.dtype == mr.float32 and labels.dtype == mr.int64
 
 
+class SlicingDataset:
+    """A dataset of float images whose batch returns views of its own arrays."""
+
+    def __init__(self):
+        self.images, self.labels = numpy.zeros((6, 3, 2, 2), numpy.float32), numpy.arange(6)
+
+    def __len__(self):
+        return 6
+
+    def batch(self, indices, rng=None):
+        return self.images[indices[0]:indices[-1] + 1], self.labels[indices[0]:indices[-1] + 1]
+
+
+def test_batches_take_the_datasets_new_arrays_and_copy_views():
+    dataset = numbered_dataset(8, transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5] * 3,
+                                                                                                   [0.25] * 3)]))
+    images, labels = next(iter(DataLoader(dataset, batch_size=4, device="cpu")))
+    assert images.array.flags.owndata and labels.array.flags.owndata            # taken without a copy
+    slicing = SlicingDataset()
+    images, labels = next(iter(DataLoader(slicing, batch_size=3, device="cpu")))
+    images.data += 1.0                                                           # the batch, not the dataset
+    assert not slicing.images.any() and images.array.flags.owndata and labels.array.flags.owndata
+
+
 def test_loader_and_dataset_errors():
     with pytest.raises(ValueError, match="batch_size must be a positive int; got 0"):
         DataLoader(numbered_dataset(), batch_size=0)

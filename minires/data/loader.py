@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy
 
 from minires import backend
-from minires.tensor import tensor
+from minires.tensor import Tensor
 
 
 class DataLoader:
@@ -127,8 +127,13 @@ class DataLoader:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _tensors(self, batch):
-        images, labels = batch                             # host arrays (B, C, H, W), (B,)
-        return tensor(images, device=self.device), tensor(labels, device=self.device)
+        # minires's datasets make new arrays for each batch (transforming and indexing
+        # copy): the tensors take them as they are, with no copy on the host. A view
+        # (a dataset whose batch slices its own array) is copied, so that changing a
+        # batch in place never changes the dataset.
+        device = self.device if self.device is not None else backend.get_device()
+        images, labels = (array if array.flags.owndata else array.copy() for array in batch)  # (B, C, H, W), (B,)
+        return Tensor(backend.to_device(images, device)), Tensor(backend.to_device(labels, device))
 
     def state_dict(self) -> dict:
         """{"epoch", "seed"} as plain ints: all a resumed run needs to continue the sequence."""

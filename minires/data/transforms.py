@@ -295,7 +295,9 @@ class Normalize(Transform):
                              f"{batch.shape[1]} channels (shape {batch.shape})")
         mean = numpy.asarray(self.mean, dtype=batch.dtype).reshape(1, -1, 1, 1)     # (1, C, 1, 1)
         std = numpy.asarray(self.std, dtype=batch.dtype).reshape(1, -1, 1, 1)       # (1, C, 1, 1)
-        return (batch - mean) / std
+        normalised = batch - mean                                                   # a new array...
+        normalised /= std                                                           # ...divided in place
+        return normalised
 
     def __repr__(self):
         return f"Normalize(mean={self.mean}, std={self.std})"
