@@ -8,8 +8,8 @@ use of the node) before it is passed further down, calls each Function's
 ``backward``, and leaves the gradients of the leaves in their ``.grad``.
 
 This module works on any object with the attributes of a Tensor (``grad_fn``,
-``requires_grad``, ``shape``, ``dtype``, ``device``, and ``accumulate_grad``, which adds
-into ``.grad``); it imports neither the Tensor class nor Function, which both sit
+``requires_grad``, ``shape``, ``dtype``, ``device``, ``accumulate_grad``, which adds
+into ``.grad``, and ``_hooks`` with ``gradient_after_hooks``); it imports neither the Tensor class nor Function, which both sit
 above it.
 """
 
@@ -55,6 +55,8 @@ def run_backward(root, grad_output, retain_graph=False):
         grad = grads.pop(id(tensor), None)
         if grad is None:
             continue
+        if tensor._hooks:                        # Tensor.register_hook: may replace the gradient
+            grad = tensor.gradient_after_hooks(grad)
         if tensor.grad_fn is None or tensor._retains_grad:
             tensor.accumulate_grad(grad)
         function = tensor.grad_fn

@@ -20,6 +20,7 @@ import math
 
 from minires import backend
 from minires.backward import run_backward
+from minires.hooks import add_hook
 
 
 def _functional():
@@ -63,6 +64,7 @@ class Tensor:
         self.grad_fn = None
         self._requires_grad = False
         self._retains_grad = False
+        self._hooks = None                # {handle id: hook(grad)}, made by register_hook
         self.requires_grad = requires_grad
 
     # -- what a tensor is ------------------------------------------------------------
@@ -118,7 +120,7 @@ class Tensor:
                 raise TypeError(f"grad: expected a Tensor or None; got {type(value).__name__} "
                                 f"(wrap an array with minires.Tensor(array))")
             if (value.shape, value.dtype, value.device) != (self.shape, self.dtype, self.device):
-                raise ValueError(
+                raise RuntimeError(
                     f"grad: the gradient must match the tensor: shape {self.shape}, dtype "
                     f"{self.dtype}, device {self.device}; got shape {value.shape}, dtype "
                     f"{value.dtype}, device {value.device}")
@@ -322,6 +324,38 @@ class Tensor:
             self._grad = Tensor(grad.copy(order="K"))  # "K": in grad's memory layout, not always C order
         else:
             self._grad.array += grad
+
+    def register_hook(self, hook):
+        """Calls ``hook(grad)`` each time backward computes this tensor's gradient, as in
+        PyTorch: ``grad`` is a Tensor holding the whole d(loss)/d(this tensor), and what
+        the hook returns (a Tensor of the same shape, dtype and device) replaces it, for
+        ``.grad`` and for everything backward computes from it; None keeps it.
+
+        Returns:
+            a handle whose ``remove()`` detaches the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(f"register_hook: this tensor (shape {self.shape}) does not require grad, "
+                               "so backward never computes its gradient; set requires_grad=True first")
+        if self._hooks is None:
+            self._hooks = {}
+        return add_hook(self._hooks, hook, "register_hook")
+
+    def gradient_after_hooks(self, grad):
+        """The array ``grad`` passed through this tensor's hooks (the backward walk calls this)."""
+        for hook in list(self._hooks.values()):
+            replacement = hook(Tensor(grad))
+            if replacement is None:
+                continue
+            if not isinstance(replacement, Tensor) or (replacement.shape, replacement.dtype,
+                                                         replacement.device) != (self.shape, self.dtype, self.device):
+                found = (f"shape {replacement.shape}, dtype {replacement.dtype}, device {replacement.device}"
+                         if isinstance(replacement, Tensor) else type(replacement).__name__)
+                raise RuntimeError(f"a hook registered with register_hook returned {found}; it must return "
+                                   f"None or a Tensor of shape {self.shape}, dtype {self.dtype}, device "
+                                   f"{self.device}, the gradient's")
+            grad = replacement.array
+        return grad
 
     def retain_grad(self):
         """Asks backward to keep this non-leaf tensor's gradient in ``.grad``."""

@@ -20,6 +20,7 @@ PACKAGE = REPOSITORY / "minires"
 LAYERS = {
     "minires.backend": 0,
     "minires.backward": 1,
+    "minires.hooks": 1,
     "minires.tensor": 1,
     "minires.autograd": 1,
     "minires.functional": 2,
@@ -41,6 +42,7 @@ LAYERS = {
     "minires.torch_functions": 5,
     "minires.cli": 5,
     "minires.lessons": 5,
+    "minires.analysis": 5,
     "minires.__main__": 5,
     "minires": 5,
 }

@@ -15,6 +15,8 @@ the order PyTorch uses. Names are dotted paths, ``"stage1.0.conv1.weight"``.
 from collections import namedtuple
 
 from minires import backend
+from minires.hooks import add_hook
+from minires.nn.module_hooks import call_with_hooks
 from minires.tensor import Tensor
 
 
@@ -71,12 +73,35 @@ class Module:
         self.training = True
         self.fast = True
         self._buffer_names = []
+        self._forward_pre_hooks, self._forward_hooks, self._backward_hooks = {}, {}, {}
 
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs, **options):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return call_with_hooks(self, inputs, options)
         return self.forward(*inputs, **options)
+
+    # -- hooks, as in PyTorch (see minires.nn.module_hooks for the order) ---------------
+
+    def register_forward_pre_hook(self, hook):
+        """Calls ``hook(module, args)`` before each forward; a returned value replaces
+        the positional arguments. Returns a handle whose ``remove()`` detaches it."""
+        return add_hook(self._forward_pre_hooks, hook, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook):
+        """Calls ``hook(module, args, output)`` after each forward; a returned value
+        replaces the output. Returns a handle whose ``remove()`` detaches it."""
+        return add_hook(self._forward_hooks, hook, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook):
+        """Calls ``hook(module, grad_input, grad_output)`` when backward has computed the
+        gradients w.r.t. this module's inputs: tuples of Tensors (None for an input that
+        needs no gradient), as in PyTorch; a returned tuple replaces grad_input. The
+        module may have one input tensor that requires grad. Returns a handle whose
+        ``remove()`` detaches it."""
+        return add_hook(self._backward_hooks, hook, "register_full_backward_hook")
 
     # -- what a module holds ----------------------------------------------------------
 
