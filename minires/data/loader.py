@@ -30,7 +30,10 @@ class DataLoader:
     Generator, in order, as ``num_workers=0`` draws them: the batches are the very
     same, whatever the threads' timing. Threads rather than processes: the work is
     NumPy copies, which release the GIL, and threads share the dataset's arrays
-    instead of copying them into every process.
+    instead of copying them into every process. Measure before you use them: a batch
+    of 128 in-memory CIFAR images takes about 1.2 ms to prepare, and on a 2-core CPU
+    two threads made epochs no faster, often slower (benchmarks/bench_loader.py and
+    benchmarks/RESULTS.md have the figures and the reason).
 
     Args:
         dataset: an ArrayDataset or Subset (anything with len() and batch(indices, rng)).
