@@ -39,6 +39,7 @@ import time
 
 from minires.checkpoint import load_checkpoint, save_checkpoint, write_atomically
 from minires.plotting import plot_curves
+from minires.track_plots import plot_tracks
 
 RUN_FILES = ("config.json", "metrics.jsonl", "curves.png", "checkpoint.npz")
 MARKER = ".minires-run"
@@ -267,24 +268,33 @@ class RunDirectory:
         path = self.file("metrics.jsonl")
         if not os.path.isfile(path):
             raise RunDirectoryError(f"{self.path} has no metrics.jsonl (no epoch finished there)")
-        history = []
-        with open(path, encoding="utf-8", errors="replace") as file:
-            for number, line in enumerate(file, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    record = None
-                if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
-                    raise RunFileError(f"{path} is damaged: line {number} is not an epoch's record "
-                                       "(a JSON object with an integer epoch)")
-                history.append(record)
-        return history
+        return _json_lines(path, ("epoch",), "an epoch's record (a JSON object with an integer epoch)")
 
     def write_curves(self, history, title=""):
         self._check_writing("write_curves")
         write_atomically(self.file("curves.png"), lambda file: plot_curves(history, file, title))
+
+    def write_tracks(self, records, title=""):
+        """Writes the --track records, one JSON line each, and draws them in tracks.png.
+
+        The command writes them before the epoch's checkpoint: a run stopped between the
+        two leaves records of an epoch the checkpoint does not hold, which
+        :meth:`read_tracks` drops when the run resumes (never a gap).
+        """
+        self._check_writing("write_tracks")
+        lines = "".join(json.dumps(record) + "\n" for record in records)
+        write_atomically(self.file("tracks.jsonl"), lambda file: file.write(lines.encode("utf-8")))
+        if records:
+            write_atomically(self.file("tracks.png"), lambda file: plot_tracks(records, file, title))
+
+    def read_tracks(self, last_epoch=None) -> list:
+        """The --track records (one dict each), up to ``last_epoch`` when given; a
+        RunFileError names a damaged line."""
+        path = self.file("tracks.jsonl")
+        if not os.path.isfile(path):
+            raise RunFileError(f"{path} is missing: a run trained with --track writes it with every epoch")
+        records = _json_lines(path, ("step", "epoch"), "a record (a JSON object with integer step and epoch)")
+        return [record for record in records if last_epoch is None or record["epoch"] <= last_epoch]
 
     # -- checkpoint ---------------------------------------------------------------------
 
@@ -294,3 +304,23 @@ class RunDirectory:
 
     def load_checkpoint(self):
         return load_checkpoint(self.file("checkpoint.npz"))
+
+
+def _json_lines(path, integer_fields, expected) -> list:
+    """The JSON objects of a .jsonl file, one per line (blank lines skipped); each must
+    hold ``integer_fields`` as ints, or a RunFileError names the first damaged line."""
+    records = []
+    with open(path, encoding="utf-8", errors="replace") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict) or not all(isinstance(record.get(field), int) and
+                                                       not isinstance(record.get(field), bool)
+                                                       for field in integer_fields):
+                raise RunFileError(f"{path} is damaged: line {number} is not {expected}")
+            records.append(record)
+    return records

@@ -98,7 +98,7 @@ def _count_correct(logits, labels):
 
 
 def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval="epoch",
-                    van=None, max_grad_norm=None, progress=True, description="train"):
+                    van=None, max_grad_norm=None, progress=True, description="train", after_step=None):
     """Runs one pass over ``loader``, updating the model after every batch.
 
     Args:
@@ -110,6 +110,8 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
         van: a VANConstraint, stepped after the optimiser with the same learning rate.
         max_grad_norm: clip the gradients' total 2-norm to this value when given.
         progress: show a tqdm bar with the running loss and images/s.
+        after_step: called as ``after_step(images, labels)`` after every update (the
+            command line's --track measures the net there; see minires.tracking).
 
     A model that computes with the fast kernels (``model.fast``) trains inside
     minires.fast.one_blas_thread(): BLAS at one thread per call, given back its
@@ -138,6 +140,8 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
                 van.step(learning_rate)
             if scheduler is not None and scheduler_interval == "step":
                 scheduler.step()
+            if after_step is not None:
+                after_step(images, labels)
 
             loss_value = loss.item()          # the one read-back per step: the loss, for logging
             if not math.isfinite(loss_value):
@@ -184,7 +188,7 @@ def evaluate(model, loader, progress=False, description="test"):
 
 def fit(model, train_loader, test_loader, optimizer, epochs, scheduler=None,
         scheduler_interval="epoch", van=None, max_grad_norm=None, start_epoch=0,
-        history=None, on_epoch_end=None, progress=True, log=print):
+        history=None, on_epoch_end=None, progress=True, log=print, after_step=None):
     """Trains for epochs ``start_epoch + 1 .. epochs``, evaluating after each.
 
     Args:
@@ -201,6 +205,7 @@ def fit(model, train_loader, test_loader, optimizer, epochs, scheduler=None,
             ``fit`` raises TrainingDiverged instead.
         progress: show progress bars.
         log: where the one-line summary of each epoch goes (None: nowhere).
+        after_step: called as ``after_step(epoch, images, labels)`` after every update.
 
     Returns:
         the history: one dict per epoch with epoch, lr (the rate at the epoch's start),
@@ -217,9 +222,11 @@ def fit(model, train_loader, test_loader, optimizer, epochs, scheduler=None,
         start = time.perf_counter()
         learning_rate = optimizer.param_groups[0]["lr"]
         record = {"epoch": epoch, "lr": learning_rate}
+        step_callback = None if after_step is None else (
+            lambda images, labels, epoch=epoch: after_step(epoch, images, labels))
         record.update(train_one_epoch(model, train_loader, optimizer, scheduler,
                                       scheduler_interval, van, max_grad_norm, progress,
-                                      description=f"epoch {epoch}/{epochs}"))
+                                      description=f"epoch {epoch}/{epochs}", after_step=step_callback))
         if scheduler is not None and scheduler_interval == "epoch":
             scheduler.step()
         record.update(evaluate(model, test_loader, progress, description=f"test {epoch}/{epochs}"))

@@ -43,6 +43,8 @@ LAYERS = {
     "minires.cli": 5,
     "minires.lessons": 5,
     "minires.analysis": 5,
+    "minires.tracking": 5,
+    "minires.track_plots": 5,
     "minires.__main__": 5,
     "minires": 5,
 }

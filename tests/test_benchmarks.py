@@ -39,3 +39,19 @@ def test_profile_step_attributes_the_step_to_ops():
     assert "Conv2dTaps" in printed and "BatchNormRows" in printed and "optimizer step" in printed
     printed = run("profile_step.py", "--depth", "8", "--batch-size", "4", "--steps", "1", "--reference-kernels")
     assert "Conv2dIm2col" in printed and "ReLUMask" in printed and "the reference ops" in printed
+
+
+def test_bench_loader_times_both_loaders_and_the_training_loop():
+    printed = run("bench_loader.py", "--batch-size", "1000", "--workers", "0", "1", "--repeats", "1", "--train-step")
+    assert "5000 images, batch 1000" in printed
+    lines = printed.splitlines()
+    assert [line.split()[0] for line in lines[2:4]] == ["0", "1"], printed          # minires and PyTorch rows
+    assert "with a training step of the small net per batch" in printed
+
+
+
+def test_bench_tracking_times_training_with_and_without_the_tracker():
+    printed = run("bench_tracking.py", "--depth", "8", "--steps", "4", "--every", "2", "--repeats", "1",
+                  "--batch-size", "8")
+    assert "ResNet-8, batch 8, 4 steps, --track grad-norms --track-every 2 (2 records), 1 repeats" in printed
+    assert "overhead" in printed

@@ -15,6 +15,7 @@ config.json, never as a value the run used.
 
 import math
 
+from minires import tracking
 from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.run_directory import RunFileError
@@ -80,6 +81,13 @@ def _milestones(value):
     return None
 
 
+def _track_kinds(value):
+    expected = f"a list of kinds to track, each once, from {', '.join(tracking.KINDS)}"
+    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value):
+        return expected
+    return None if all(kind in tracking.KINDS for kind in value) else expected
+
+
 def _optional(check):
     def optional_check(value):
         return None if value is None else check(value)
@@ -121,6 +129,8 @@ RULES = {
     "variant": _optional(_one_of(("learned", "constant", "shortcut_gating", "conv1x1", "dropout"))),
     "dropout_p": _optional(_number(at_least=0, below=1)),
     "init": _optional(_one_of(("hardt_ma", "kaiming"))),
+    "track": _optional(_track_kinds),
+    "track_every": _optional(_integer(1)),
 }
 
 
@@ -141,6 +151,8 @@ def not_applicable(settings) -> dict:
     if settings["model"] in models_table.MODELS and not models_table.is_van(settings):
         reasons["multiplier_lr_fraction"] = (f"applies only to the VAN models, van and mlp-van "
                                              f"(this run trains {settings['model']})")
+    if not settings.get("track"):
+        reasons["track_every"] = "applies only with --track (what to measure)"
     if settings["data"] not in ("cifar10", *models_table.MNIST_DATA):
         reasons["download"] = "applies only to --data cifar10, mnist and fashion-mnist"
     return reasons

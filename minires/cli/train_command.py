@@ -21,12 +21,13 @@ run's files are written. A run whose loss or parameters stop being finite ends w
 TrainingDiverged, its last finite epoch's checkpoint kept.
 """
 
+import argparse
 import datetime
 import os
 import sys
 import warnings
 
-from minires import backend, checkpoint, fast, optim
+from minires import backend, checkpoint, fast, optim, tracking
 from minires.cli import models_table
 from minires.cli.errors import CommandError
 from minires.cli.info_command import installed_versions
@@ -43,7 +44,7 @@ DEFAULTS = {
     "epochs": 6, "batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
     "weight_decay": 5e-4, "nesterov": False, "schedule": "cosine", "milestones": None,
     "gamma": 0.1, "warmup_epochs": 0, "max_grad_norm": None, "multiplier_lr_fraction": 0.1,
-    "seed": 0, "device": "auto", "fast": True,
+    "seed": 0, "device": "auto", "fast": True, "track": None, "track_every": 20,
     **{option: None for option in models_table.BLOCK_OPTIONS},
 }
 # Settings that may change when a run is resumed; every other one must match.
@@ -58,6 +59,13 @@ def _positive_int(text):
 
 
 _positive_int.__name__ = "positive integer"   # what argparse names in "invalid positive integer value"
+
+
+def _track_kinds(text):
+    try:
+        return tracking.parse_kinds(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_parser(commands):
@@ -97,6 +105,10 @@ def add_parser(commands):
         help="compute with the reference ops of minires.functional instead of minires.fast's "
              "kernels: the same values, several times slower on the CPU")
     models_table.add_block_option_arguments(parser)
+    add("--track", type=_track_kinds, metavar="KINDS",
+        help=f"measure the net every --track-every steps and write tracks.jsonl and tracks.png: "
+             f"a comma-separated list of {', '.join(tracking.KINDS)} (see minires.tracking)")
+    add("--track-every", type=_positive_int, metavar="STEPS", help="steps between two records (default: 20)")
     add("--out", help="the run folder (default: runs/<model><depth>-<data>-<time>)")
     add("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     add("--overwrite", action="store_true", help="replace the run already in --out")
@@ -234,6 +246,11 @@ def run(arguments):
         {**settings, "depth": depth, "width": width}, num_classes, image_shape),
         image_shape, min(settings["batch_size"], len(train_loader.dataset)), device)
     model = models_table.build_model(settings, num_classes, image_shape).to(device)
+    if settings["track"]:
+        try:
+            tracking.check_kinds_fit(settings["track"], model)
+        except ValueError as error:
+            raise CommandError(f"--track {error}") from None
     van = optim.VANConstraint(model, settings["multiplier_lr_fraction"]) if models_table.is_van(settings) else None
     optimizer = build_optimizer(settings, van.parameters_except_alphas() if van else model.parameters())
     scheduler = build_scheduler(settings, optimizer, len(train_loader))
@@ -245,6 +262,11 @@ def run(arguments):
             print(f"{out} has already trained {start_epoch} epochs; pass --epochs N (N > {start_epoch}) "
                   "to train further")
             return 0
+    tracker = None
+    if settings["track"]:
+        records = run_directory.read_tracks(last_epoch=start_epoch) if start_epoch else []
+        tracker = tracking.Tracker(model, settings["track"], settings["track_every"],
+                                   steps_done=start_epoch * len(train_loader), records=records)
 
     with run_directory.writing():             # everything is checked: now the folder is written
         if arguments.resume:
@@ -264,6 +286,8 @@ def run(arguments):
 
         def on_epoch_end(record, history):
             saved_epoch[0] = record["epoch"]
+            if tracker is not None:           # before the checkpoint: see RunDirectory.write_tracks
+                run_directory.write_tracks(tracker.records, title)
             run_directory.save_checkpoint(training_state(model, optimizer, scheduler, van, train_loader, history))
             run_directory.write_metrics(history)
             run_directory.write_curves(history, title)
@@ -277,7 +301,8 @@ def run(arguments):
                 history = fit(model, train_loader, test_loader, optimizer, settings["epochs"], scheduler,
                               scheduler_interval="step", van=van, max_grad_norm=settings["max_grad_norm"],
                               start_epoch=start_epoch, history=history, on_epoch_end=on_epoch_end,
-                              progress=arguments.progress)
+                              progress=arguments.progress,
+                              after_step=tracker.after_step if tracker is not None else None)
         except TrainingDiverged as error:
             kept = (f"{run_directory.file('checkpoint.npz')} keeps epoch {saved_epoch[0]}, the last finite one"
                     if saved_epoch[0] else "no checkpoint was written")
