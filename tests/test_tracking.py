@@ -137,3 +137,18 @@ def test_plot_tracks_of_several_runs(tmp_path):
     assert main(["plot", str(tmp_path / "plain"), str(tmp_path / "residual"), "--tracks", "grad-norms",
                  "--out", str(out)]) == 0
     assert out.stat().st_size > 1000
+
+
+def test_the_tracker_reads_the_device_only_when_it_takes_a_record():
+    from strict_device import count_synchronizations
+    mr.manual_seed(0)
+    model = mr.models.cifar_net("residual", 8, width=4).to("strict")
+    images, labels = mr.randn(4, 3, 8, 8, device="strict"), mr.tensor([0, 1, 2, 3], device="strict")
+    tracker = tracking.Tracker(model, ["grad-norms", "activations"], every=3)
+    with count_synchronizations() as syncs:
+        tracker.after_step(1, images, labels)
+        tracker.after_step(1, images, labels)
+    assert syncs.count == 0 and tracker.records == []
+    with count_synchronizations() as syncs:
+        tracker.after_step(1, images, labels)
+    assert syncs.count == 1 and len(tracker.records) == 1                 # block_norms' one read-back
