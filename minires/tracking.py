@@ -6,15 +6,18 @@ call measures the net with :mod:`minires.analysis` on that step's batch and keep
 record. The command writes the records to the run folder as ``tracks.jsonl`` (one JSON
 object per line) and draws them in ``tracks.png`` after every epoch.
 
-A record holds the global step (counting from 1 over the whole run), the epoch, and
-for each kind tracked:
+A record holds the global step (counting from 1 over the whole run), the epoch, the
+batch size N, and for each kind tracked:
 
 ========================  ==================================================================
 kind                      fields of the record
 ========================  ==================================================================
-``grad-norms``            ``blocks`` (names) and ``grad_norms``: ||dL/dx_l|| of each block's
-                          output on the batch (analysis.block_norms)
-``activations``           ``blocks`` and ``activations``: ||x_l|| of each block's output
+``grad-norms``            ``blocks`` (names) and ``grad_norms``: sqrt(N) ||dL/dx_l|| for the
+                          output x_l of each block (analysis.block_norms, L the batch's mean
+                          loss): the root mean square over the examples of each example's
+                          ||d loss_n / dx_l||
+``activations``           ``blocks`` and ``activations``: ||x_l|| / sqrt(N), the root mean
+                          square of each example's ||x_l||
 ``gates``                 ``gate_blocks``, ``gate_means``, ``gate_stds``: the transform gate
                           T(x) of each highway block (analysis.gate_statistics)
 ``alpha``                 ``van_layers``, ``alpha_means`` (mean alpha of each VAN layer) and
@@ -25,6 +28,9 @@ kind                      fields of the record
                           net in evaluation mode)
 ========================  ==================================================================
 
+The norms are per example so that the records of a smaller last batch compare with
+the others (a norm over the whole batch grows with sqrt(N)).
+
 The measurements leave the training untouched: block_norms keeps the parameters'
 gradients and the batch-norm statistics as they were, noise_stability restores the
 weights bit for bit. Each measurement reads the device once, when a record is made;
@@ -32,6 +38,8 @@ steps in between read nothing. The cost is about one extra forward and backward 
 record (noise-stability: one forward per weight layer); benchmarks/bench_tracking.py
 measures it.
 """
+
+import math
 
 from minires import analysis
 
@@ -93,14 +101,15 @@ class Tracker:
 
     def measure(self, epoch, images, labels) -> dict:
         """One record of every kind tracked, on this batch, as plain numbers (JSON-ready)."""
-        record = {"step": self.step, "epoch": epoch}
+        batch_size = labels.shape[0]
+        record = {"step": self.step, "epoch": epoch, "batch_size": batch_size}
         if "grad-norms" in self.kinds or "activations" in self.kinds:
             norms = analysis.block_norms(self.model, images, labels)
             record["blocks"] = norms["names"]
-            if "grad-norms" in self.kinds:
-                record["grad_norms"] = norms["activation_grad"].tolist()
+            if "grad-norms" in self.kinds:                  # per example (see the module docstring)
+                record["grad_norms"] = (norms["activation_grad"] * math.sqrt(batch_size)).tolist()
             if "activations" in self.kinds:
-                record["activations"] = norms["activation"].tolist()
+                record["activations"] = (norms["activation"] / math.sqrt(batch_size)).tolist()
         if "gates" in self.kinds:
             gates = analysis.gate_statistics(self.model, images)
             record.update(gate_blocks=gates["names"], gate_means=gates["mean"].tolist(),

@@ -78,8 +78,21 @@ def test_a_record_holds_what_analysis_measures_on_that_batch():
     tracker = tracking.Tracker(model, ["grad-norms", "activations"], every=1)
     tracker.after_step(1, images, labels)
     expected = analysis.block_norms(model, images, labels)
-    numpy.testing.assert_array_equal(tracker.records[0]["grad_norms"], expected["activation_grad"])
-    numpy.testing.assert_array_equal(tracker.records[0]["activations"], expected["activation"])
+    assert tracker.records[0]["batch_size"] == 8
+    numpy.testing.assert_allclose(tracker.records[0]["grad_norms"], expected["activation_grad"] * 8 ** 0.5)
+    numpy.testing.assert_allclose(tracker.records[0]["activations"], expected["activation"] / 8 ** 0.5)
+
+
+def test_the_norms_are_per_example_whatever_the_batch_size():
+    """A batch and the same batch twice over give the same record."""
+    model, _, loader = small_training()
+    images, labels = loader[0]
+    tracker = tracking.Tracker(model.eval(), ["grad-norms", "activations"], every=1)
+    tracker.after_step(1, images, labels)
+    tracker.after_step(1, mr.cat([images, images]), mr.cat([labels, labels]))
+    first, doubled = tracker.records
+    numpy.testing.assert_allclose(doubled["grad_norms"], first["grad_norms"], rtol=1e-12)
+    numpy.testing.assert_allclose(doubled["activations"], first["activations"], rtol=1e-12)
 
 
 def test_gates_and_alpha_records():
