@@ -190,3 +190,15 @@ def test_hook_errors():
     layer.register_full_backward_hook(lambda module, grad_input, grad_output: (mr.zeros(5), ))
     with pytest.raises(RuntimeError, match=r"a full backward hook of Linear returned shape \(5,\) for input 0"):
         layer(mr.zeros(1, 2, requires_grad=True)).sum().backward()
+
+
+def test_a_module_without_super_init_says_so():
+    class Forgetful(nn.Module):
+        def __init__(self):
+            self.scale = 2.0
+
+        def forward(self, x):
+            return x * self.scale
+
+    with pytest.raises(RuntimeError, match=r"Forgetful: call super\(\).__init__\(\) first thing in __init__"):
+        Forgetful()(mr.zeros(2))

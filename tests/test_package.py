@@ -18,10 +18,11 @@ def imported_modules(path):
             yield node.module.split(".")[0]
 
 
-# Modules that handle files of host arrays (datasets, checkpoints) or grade answers on the
-# host (lessons), and do no array math on tensors, may use NumPy directly; only the
-# backend may import CuPy (its devices.py, on first use of CUDA).
-HOST_FILE_MODULES = ("data/", "checkpoint.py", "lessons/")
+# Modules that handle files of host arrays (datasets, checkpoints), grade answers on the
+# host (lessons) or draw the numbers of a run's tracks.jsonl (track_plots), and do no
+# array math on tensors, may use NumPy directly; only the backend may import CuPy (its
+# devices.py, on first use of CUDA).
+HOST_FILE_MODULES = ("data/", "checkpoint.py", "lessons/", "track_plots.py")
 
 
 def test_only_the_backend_imports_numpy_or_cupy():

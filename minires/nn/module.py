@@ -79,6 +79,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *inputs, **options):
+        if "_forward_hooks" not in vars(self):
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() first thing in __init__")
         if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
             return call_with_hooks(self, inputs, options)
         return self.forward(*inputs, **options)
