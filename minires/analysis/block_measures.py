@@ -17,7 +17,6 @@ pass (none for van_alphas), the mode left alone, one read-back to the host per c
 The helpers shared with activity.py and stability.py are in modules.py.
 """
 
-import numpy as np
 
 from minires import backend
 from minires import functional as F
@@ -25,7 +24,7 @@ from minires.nn import (DenseResidualBlock, DenseVANBlock, Parameter, ResidualBl
                         SimplifiedBlock, VANBlock)
 from minires.tensor import Tensor
 
-from .modules import (HIGHWAY_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks,
+from .modules import (HIGHWAY_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks, host_xp,
                       l2_norm, recorded_once, recorder, require_found, to_host, type_names)
 
 
@@ -104,8 +103,8 @@ def gate_statistics(model, images) -> dict:
     means, stds, channel_means = zip(*summaries)
     xp = backend.get_array_module(means[0])
     flat = to_host(xp.concatenate([xp.stack(means), xp.stack(stds)] + list(channel_means)))
-    ends = np.cumsum([len(names), len(names)] + [channel_mean.shape[0] for channel_mean in channel_means])
-    pieces = np.split(flat, ends[:-1])
+    ends = host_xp.cumsum([len(names), len(names)] + [channel_mean.shape[0] for channel_mean in channel_means])
+    pieces = host_xp.split(flat, ends[:-1])
     return {"names": names, "mean": pieces[0], "std": pieces[1], "channel_mean": pieces[2:]}
 
 
@@ -135,11 +134,11 @@ def van_alphas(model) -> dict:
     arrays = [module.alpha.array for _, module in layers]
     xp = backend.get_array_module(arrays[0])
     flat = to_host(xp.concatenate([array.reshape(-1) for array in arrays]))
-    ends = np.cumsum([array.size for array in arrays])
-    alphas = [piece.reshape(array.shape) for piece, array in zip(np.split(flat, ends[:-1]), arrays)]
+    ends = host_xp.cumsum([array.size for array in arrays])
+    alphas = [piece.reshape(array.shape) for piece, array in zip(host_xp.split(flat, ends[:-1]), arrays)]
     residual = sum(float(((1.0 - alpha) ** 2).sum()) for alpha in alphas) / len(alphas)
     return {"names": [name for name, _ in layers], "alpha": alphas,
-            "mean": np.array([alpha.mean() for alpha in alphas]), "alpha_residual": residual}
+            "mean": host_xp.array([alpha.mean() for alpha in alphas]), "alpha_residual": residual}
 
 
 # -- helpers ------------------------------------------------------------------------------

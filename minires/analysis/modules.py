@@ -14,14 +14,16 @@ call ``to_host`` once at the end, so a call synchronises with a GPU only once.
 
 import contextlib
 
-import numpy as np
-
 from minires import backend
 from minires.autograd import no_grad
 from minires.nn import (Conv2d, DenseHighwayBlock, DensePlainBlock, DenseResidualBlock, DenseVANBlock,
                         HighwayBlock, Linear, Module, PlainBlock, ResidualBlock, ScaledResidualBlock,
                         SimplifiedBlock, VANBlock)
 from minires.tensor import Tensor
+
+# NumPy, reached through the backend (the only module that imports it), for the
+# bookkeeping done on the host after a function's one transfer of results.
+host_xp = backend.array_module("cpu")
 
 BLOCK_TYPES = (PlainBlock, ResidualBlock, HighwayBlock, VANBlock, ScaledResidualBlock, SimplifiedBlock,
                DensePlainBlock, DenseResidualBlock, DenseHighwayBlock, DenseVANBlock)
@@ -121,4 +123,4 @@ def l2_norm(array):
 
 def to_host(array):
     """The one read-back of a call: a float64 NumPy copy of a device array."""
-    return backend.to_numpy(array).astype(np.float64)
+    return backend.to_numpy(array).astype(backend.float64)

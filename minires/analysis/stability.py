@@ -15,14 +15,13 @@ applies it to a whole image), x a layer's input, N the examples, L the layers.
 
 import math
 
-import numpy
 
 from minires import backend
 from minires.autograd import no_grad
 from minires.nn import Conv2d, DenseResidualBlock, Linear, SimplifiedBlock
 from minires.tensor import Tensor
 
-from .modules import check_model, forward_with_hooks, recorded_once, weight_layers
+from .modules import check_model, forward_with_hooks, host_xp, recorded_once, weight_layers
 
 
 # -- noise stability -------------------------------------------------------------------
@@ -101,11 +100,11 @@ def _check_noise_size(relative_scale, std):
 
 def _weight_noise(weight, relative_scale, std, seed):
     """The noise for one draw (see noise_stability), on ``weight``'s device, in its dtype."""
-    z = numpy.random.default_rng(seed).standard_normal(weight.shape)         # float64, on the host
+    z = backend.host_random_normal(weight.shape, seed)                       # float64, on the host
     device = backend.device_of(weight)
     if std is not None:
         return backend.to_device((std * z).astype(weight.dtype), device)
-    unit = backend.to_device((z / numpy.linalg.norm(z)).astype(weight.dtype), device)   # ||unit||_F = 1
+    unit = backend.to_device((z / host_xp.linalg.norm(z)).astype(weight.dtype), device)   # ||unit||_F = 1
     xp = backend.get_array_module(weight)
     return unit * (relative_scale * xp.linalg.norm(weight))
 
@@ -193,7 +192,7 @@ def layer_cushion(model, images, layers=None, include_identity=True):
         rows.append(_per_sample_cushion(mapped, layer_input, operator_frobenius_norm(module, layer_input.shape)))
     xp = backend.get_array_module(rows[0])
     per_sample = backend.to_numpy(xp.stack(rows))                           # (L, N), the one transfer
-    cushion = numpy.fmin.reduce(per_sample, axis=1)          # fmin skips NaN (NaN only if all are)
+    cushion = host_xp.fmin.reduce(per_sample, axis=1)          # fmin skips NaN (NaN only if all are)
     return {"names": [name for name, _ in layers], "cushion": cushion, "per_sample": per_sample}
 
 
@@ -207,15 +206,15 @@ def operator_frobenius_norm(module, input_shape):
         return xp.linalg.norm(weight) * math.sqrt(rows)
     rows = _taps_inside(input_shape[2], module.kernel_size[0], module.stride[0], module.padding[0])
     cols = _taps_inside(input_shape[3], module.kernel_size[1], module.stride[1], module.padding[1])
-    uses = backend.to_device(numpy.outer(rows, cols).astype(weight.dtype), backend.device_of(weight))  # (KH, KW)
+    uses = backend.to_device(host_xp.outer(rows, cols).astype(weight.dtype), backend.device_of(weight))  # (KH, KW)
     return xp.sqrt((weight * weight * uses).sum())              # (OC, C, KH, KW) * (KH, KW)
 
 
 def _taps_inside(size, kernel_size, stride, padding):
     """For each tap i of a kernel: at how many output positions it reads an input pixel."""
     out_size = (size + 2 * padding - kernel_size) // stride + 1
-    first_read = numpy.arange(out_size) * stride - padding                # (OUT,): tap 0's pixel
-    read = first_read[None, :] + numpy.arange(kernel_size)[:, None]       # (K, OUT): tap i's pixel
+    first_read = host_xp.arange(out_size) * stride - padding                # (OUT,): tap 0's pixel
+    read = first_read[None, :] + host_xp.arange(kernel_size)[:, None]       # (K, OUT): tap i's pixel
     return ((read >= 0) & (read < size)).sum(axis=1)                      # (K,)
 
 
@@ -273,5 +272,5 @@ def _model_input(model, images):
     if isinstance(images, Tensor):
         return images
     weight = next(iter(model.parameters()))          # there is one: the model has a weight layer
-    array = images if backend.is_array(images) else numpy.asarray(images)
+    array = images if backend.is_array(images) else host_xp.asarray(images)
     return Tensor(backend.to_device(array, weight.device).astype(weight.dtype, copy=False))
