@@ -61,10 +61,10 @@ def parse_kinds(text) -> list:
 def check_kinds_fit(kinds, model):
     """A ValueError when a kind cannot be measured on ``model`` (gates without highway
     blocks, alpha without VAN layers, norms without blocks)."""
-    needs = {"gates": (analysis.gate_statistics, "highway blocks"), "alpha": (analysis.van_alphas, "VAN layers")}
+    needs = {"gates": "highway blocks", "alpha": "VAN layers"}
     for kind in kinds:
         if kind in needs and not _has(model, kind):
-            raise ValueError(f"{kind}: the model {type(model).__name__} has no {needs[kind][1]} to track")
+            raise ValueError(f"{kind}: the model {type(model).__name__} has no {needs[kind]} to track")
         if kind in ("grad-norms", "activations") and not analysis.blocks(model):
             raise ValueError(f"{kind}: the model {type(model).__name__} has no blocks to track")
 
