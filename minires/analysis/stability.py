@@ -15,7 +15,6 @@ applies it to a whole image), x a layer's input, N the examples, L the layers.
 
 import math
 
-
 from minires import backend
 from minires.autograd import no_grad
 from minires.nn import Conv2d, DenseResidualBlock, Linear, SimplifiedBlock
