@@ -31,19 +31,26 @@ def _cifar_block(family, in_channels, out_channels, stride, block_options):
     return nn.ScaledResidualBlock(in_channels, out_channels, stride, **block_options)
 
 
-def blocks_per_stage(depth) -> int:
-    """n for a CIFAR net of depth 6n + 2 (n >= 1); a clear error for any other depth."""
+def blocks_per_stage(depth, stages=3) -> int:
+    """n for a CIFAR net of depth 2 * stages * n + 2 (6n + 2 for the ResNet paper's three
+    stages, 8n + 2 for the VAN paper's four); a clear error for any other depth."""
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise TypeError(f"cifar_net: depth must be an int; got {depth!r}")
-    if depth >= 8 and (depth - 2) % 6 == 0:
-        return (depth - 2) // 6
-    below = (depth - 2) // 6 * 6 + 2
-    nearest = [d for d in (below, below + 6) if d >= 8] if depth > 8 else [8]
+    if stages not in (3, 4):
+        raise ValueError(f"cifar_net: stages must be 3 (the ResNet paper's nets) or 4 (the VAN paper's); "
+                         f"got {stages!r}")
+    step = 2 * stages                                     # layers added by one more block per stage
+    smallest = step + 2
+    if depth >= smallest and (depth - 2) % step == 0:
+        return (depth - 2) // step
+    below = (depth - 2) // step * step + 2
+    nearest = [d for d in (below, below + step) if d >= smallest] if depth > smallest else [smallest]
+    examples = ", ".join(str(step * n + 2) for n in (1, 2, 3, 5, 7, 9))
     raise ValueError(
-        f"cifar_net: depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...): 2 layers "
-        f"(the first convolution and the final linear layer) and 3 stages of n blocks of 2 "
-        f"convolutions; {depth} is not. The nearest valid depth{'s are' if len(nearest) > 1 else ' is'} "
-        + " and ".join(str(d) for d in nearest))
+        f"cifar_net: with {stages} stages, depth must be {step}n + 2 with n >= 1 ({examples}, ...): "
+        f"2 layers (the first convolution and the final linear layer) and {stages} stages of n blocks "
+        f"of 2 convolutions; {depth} is not. The nearest valid "
+        f"depth{'s are' if len(nearest) > 1 else ' is'} " + " and ".join(str(d) for d in nearest))
 
 
 class CifarNet(nn.Module):
@@ -53,23 +60,28 @@ class CifarNet(nn.Module):
         stage1   n blocks of width channels                         (N, width, 32, 32)
         stage2   n blocks of 2 * width, the first with stride 2     (N, 2 * width, 16, 16)
         stage3   n blocks of 4 * width, the first with stride 2     (N, 4 * width, 8, 8)
-        pool     the mean of each channel                           (N, 4 * width)
+        (stage4  n blocks of 8 * width, the first with stride 2     (N, 8 * width, 4, 4))
+        pool     the mean of each channel                           (N, C_last)
         fc       linear layer to the classes                        (N, num_classes)
 
-    depth = 6n + 2 counts the weighted layers: the stem, 2 per block, the fc.
+    depth = 6n + 2 counts the weighted layers: the stem, 2 per block, the fc. With
+    ``stages=4``, the nets of the VAN paper (Section 4.2: four stages of n blocks,
+    downsampling at the start of stages 2, 3 and 4, depth 8n + 2); the paper does not
+    give their widths, so the widths keep doubling as in the ResNet paper it follows.
     residual_v2 (pre-activation blocks) adds BN and ReLU before the pool, since its
     blocks end with a convolution. See cifar_net.
     """
 
-    def __init__(self, family, depth, width=16, num_classes=10, **block_options):
+    def __init__(self, family, depth, width=16, num_classes=10, stages=3, **block_options):
         super().__init__()
         if family not in CIFAR_FAMILIES:
             raise ValueError(f"cifar_net: family must be one of {CIFAR_FAMILIES}; got {family!r}")
-        blocks = blocks_per_stage(depth)
-        self.family, self.depth, self.width = family, depth, width
+        blocks = blocks_per_stage(depth, stages)
+        self.family, self.depth, self.width, self.stages = family, depth, width, stages
         self.stem = nn.Sequential(nn.conv3x3(3, width), nn.BatchNorm2d(width), nn.ReLU())
         in_channels = width
-        for stage, (channels, stride) in enumerate([(width, 1), (2 * width, 2), (4 * width, 2)], start=1):
+        stage_shapes = [(width * 2 ** index, 1 if index == 0 else 2) for index in range(stages)]   # (C, stride)
+        for stage, (channels, stride) in enumerate(stage_shapes, start=1):
             stage_blocks = []
             for index in range(blocks):
                 stage_blocks.append(_cifar_block(family, in_channels, channels,
@@ -85,25 +97,28 @@ class CifarNet(nn.Module):
 
     def forward(self, x):
         x = self.stem(x)                                      # (N, width, H, W)
-        x = self.stage3(self.stage2(self.stage1(x)))          # (N, 4 * width, H / 4, W / 4)
-        x = self.pool(self.final_activation(x))               # (N, 4 * width)
+        for stage in range(1, self.stages + 1):               # stage s: (N, width * 2^(s-1), H / 2^(s-1), ...)
+            x = getattr(self, f"stage{stage}")(x)
+        x = self.pool(self.final_activation(x))               # (N, C_last)
         return self.fc(x)                                     # (N, num_classes)
 
     def extra_repr(self):
-        return f"family={self.family!r}, depth={self.depth}, width={self.width}"
+        stages = f", stages={self.stages}" if self.stages != 3 else ""
+        return f"family={self.family!r}, depth={self.depth}, width={self.width}{stages}"
 
 
-def cifar_net(family, depth, width=16, num_classes=10, fast=True, **block_options):
+def cifar_net(family, depth, width=16, num_classes=10, fast=True, stages=3, **block_options):
     """A CIFAR-10 net of ``depth`` layers in one family, as in the ResNet paper.
 
     Args:
         family: "plain", "residual" (ResNet v1), "residual_v2" (pre-activation),
             "highway", "van" or "scaled_residual".
-        depth: 6n + 2 (20, 32, 44, 56, 110, ...).
-        width: channels of the first stage (16 in the paper); then 2x and 4x.
+        depth: 6n + 2 (20, 32, 44, 56, 110, ...); with stages=4, 8n + 2 (10, 18, 26, ...).
+        width: channels of the first stage (16 in the paper); then 2x and 4x (and 8x).
         fast: compute conv2d, batch norm and ReLU with minires.fast's kernels (the
             default) or with the references of minires.functional (False): the same
             values, several times slower. See minires/nn/kernels.py.
+        stages: 3, the ResNet paper's net, or 4, the VAN paper's (Section 4.2).
         **block_options: passed to every block, e.g. shortcut="B",
             zero_init_last_bn=True (residual), gate="1x1" (highway),
             variant="constant" (scaled_residual). See minires.nn's blocks.
@@ -114,7 +129,7 @@ def cifar_net(family, depth, width=16, num_classes=10, fast=True, **block_option
     Shape:
         (N, 3, H, W) -> (N, num_classes)
     """
-    return CifarNet(family, depth, width, num_classes, **block_options).use_fast_kernels(fast)
+    return CifarNet(family, depth, width, num_classes, stages, **block_options).use_fast_kernels(fast)
 
 
 class SimplifiedNet(nn.Module):

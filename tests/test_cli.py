@@ -211,3 +211,14 @@ def test_resume_needs_a_run(tmp_path, capsys):
     assert "no config.json" in error_line(capsys)
     assert main(["train", "--resume"]) == 2
     assert "--resume needs --out" in error_line(capsys)
+
+
+def test_train_a_four_stage_van_net_and_resume_it(tmp_path):
+    """--stages 4: the VAN paper's nets, depth 8n + 2; recorded, and kept on a resume."""
+    out = tmp_path / "van10"
+    options = ["train", "--model", "van", "--stages", "4", "--depth", "10", "--width", "4", "--train-subset", "32",
+               "--test-subset", "16", "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(out)]
+    assert main([*options, "--epochs", "1"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["stages"] == 4 and config["parameters"] > 0
+    assert main([*options[:-2], "--out", str(out), "--epochs", "2", "--resume"]) == 0

@@ -85,6 +85,37 @@ def test_block_options_reach_every_block():
         models.cifar_net("plain", 8, shortcut="B")                   # plain blocks have none
 
 
+@pytest.mark.parametrize("family", ["residual", "van", "plain"])
+def test_the_van_papers_four_stage_nets(family, device):
+    """VAN paper, Section 4.2: four stages of n blocks, downsampling at the start of stages
+    2, 3 and 4, depth 8n + 2 (26 for n = 3)."""
+    mr.manual_seed(0)
+    net = models.cifar_net(family, 26, width=4, stages=4).to(device)
+    x = on_device(random_array((2, 3, 32, 32)), device, requires_grad=False).float()
+    shapes = []
+    h = net.stem(x)
+    for stage in (net.stage1, net.stage2, net.stage3, net.stage4):
+        h = stage(h)
+        shapes.append(h.shape)
+    assert shapes == [(2, 4, 32, 32), (2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4)]
+    assert [len(stage) for stage in (net.stage1, net.stage2, net.stage3, net.stage4)] == [3, 3, 3, 3]
+    weighted = [module for module in net.modules() if isinstance(module, (nn.Conv2d, nn.Linear))
+                and module.weight.shape[-1] != 1]                              # 1x1 shortcut convs aside
+    assert len(weighted) == 26 and net(x).shape == (2, 10)
+    assert "stages=4" in repr(net) and not hasattr(models.cifar_net(family, 8, width=4), "stage4")
+
+
+@pytest.mark.parametrize("depth, nearest", [(26, "is 26"), (8, "is 10"), (30, "26 and 34")])
+def test_bad_four_stage_depth_names_the_nearest_valid_ones(depth, nearest):
+    if depth == 26:
+        assert models.blocks_per_stage(26, stages=4) == 3
+        return
+    with pytest.raises(ValueError, match=f"with 4 stages, depth must be 8n \\+ 2.*{depth} is not.*{nearest}"):
+        models.cifar_net("van", depth, stages=4)
+    with pytest.raises(ValueError, match="stages must be 3 .* or 4 .*; got 5"):
+        models.cifar_net("van", 10, stages=5)
+
+
 @pytest.mark.parametrize("depth, nearest", [(21, "20 and 26"), (5, "is 8"), (57, "56 and 62"), (0, "is 8")])
 def test_bad_depth_names_the_nearest_valid_ones(depth, nearest):
     with pytest.raises(ValueError, match=f"6n \\+ 2.*{depth} is not.*{nearest}"):

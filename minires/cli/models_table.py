@@ -83,6 +83,11 @@ def is_van(settings) -> bool:
     return MODELS[settings["model"]][1] == "van"
 
 
+def is_cifar(settings) -> bool:
+    """Whether the model is one of cifar_net's families (the nets that have stages)."""
+    return MODELS[settings["model"]][0] == "cifar"
+
+
 def block_options(settings) -> dict:
     """The block options the user gave, checked against what the model takes."""
     _, _, accepted = MODELS[settings["model"]]
@@ -102,7 +107,7 @@ def check_model_settings(settings):
     depth = settings["depth"]
     try:
         if builder == "cifar":
-            models.blocks_per_stage(depth)
+            models.blocks_per_stage(depth, settings.get("stages") or 3)
         elif depth < 3:
             raise ValueError(f"{builder}_net: depth must be >= 3 (the first layer, at least one "
                              f"block, the last layer); got {depth}")
@@ -123,7 +128,7 @@ def build_model(settings, num_classes, image_shape):
                 raise CommandError(f"--model {settings['model']} takes RGB images; this data has "
                                    f"{channels} channel(s): use an mlp-* model")
             return models.cifar_net(family, settings["depth"], num_classes=num_classes, fast=fast,
-                                    **width, **options)
+                                    stages=settings.get("stages") or 3, **width, **options)
         if builder == "simplified":
             return models.simplified_net(family, settings["depth"], num_classes=num_classes,
                                          initialization=options.get("init"), fast=fast, **width)

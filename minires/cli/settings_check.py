@@ -99,6 +99,7 @@ RULES = {
     "model": _one_of(models_table.MODEL_NAMES),
     "depth": _integer(1),
     "width": _optional(_integer(1)),
+    "stages": _optional(_one_of((3, 4))),
     "data": _text,
     "download": _boolean,
     "train_subset": _optional(_integer(1)),
@@ -151,6 +152,8 @@ def not_applicable(settings) -> dict:
     if settings["model"] in models_table.MODELS and not models_table.is_van(settings):
         reasons["multiplier_lr_fraction"] = (f"applies only to the VAN models, van and mlp-van "
                                              f"(this run trains {settings['model']})")
+    if settings["model"] in models_table.MODELS and not models_table.is_cifar(settings):
+        reasons["stages"] = f"applies only to the CIFAR nets (this run trains {settings['model']})"
     if not settings.get("track"):
         reasons["track_every"] = "applies only with --track (what to measure)"
     if settings["data"] not in ("cifar10", *models_table.MNIST_DATA):

@@ -39,7 +39,7 @@ from minires.train import TrainingDiverged, fit, restore_training_state, trainin
 
 # The main job's settings: what `minires train` with no arguments does.
 DEFAULTS = {
-    "model": "residual", "depth": 8, "width": None, "data": "sample", "download": False,
+    "model": "residual", "depth": 8, "width": None, "stages": 3, "data": "sample", "download": False,
     "train_subset": None, "test_subset": None, "augment": True,
     "epochs": 6, "batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
     "weight_decay": 5e-4, "nesterov": False, "schedule": "cosine", "milestones": None,
@@ -76,6 +76,9 @@ def add_parser(commands):
         help=f"the family: {', '.join(models_table.MODEL_NAMES)} (default: residual)")
     add("--depth", type=_positive_int, help="layers with weights; 6n+2 for the CIFAR nets (default: 8)")
     add("--width", type=_positive_int, help="channels of the first stage, or units of an MLP")
+    add("--stages", type=int, choices=(3, 4),
+        help="stages of a CIFAR net: 3 (the ResNet paper's, depth 6n+2; default) or 4 (the VAN paper's, "
+             "depth 8n+2)")
     add("--data", help="sample (bundled, default), cifar10 (the official archive in the cache), "
                        "mnist, fashion-mnist, or a PATH: a folder or .tar.gz with train/ and test/ "
                        "class folders, or one holding cifar-10-python.tar.gz")
