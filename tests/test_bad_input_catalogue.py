@@ -162,6 +162,8 @@ OPTIONS = [
     train_row("warmup-negative", ["--warmup-epochs", "-3"], "--warmup-epochs -3: expected an integer >= 0"),
     train_row("stages-depth-not-8n-plus-2", ["--stages", "4", "--depth", "8"],
               "--model residual --depth 8: cifar_net: with 4 stages, depth must be 8n + 2"),
+    train_row("no-lagrange-multipliers-without-van", ["--no-lagrange-multipliers"],
+              "--no-lagrange-multipliers applies only to the VAN models, van and mlp-van (this run trains residual)"),
     train_row("stages-five", ["--stages", "5"], "--stages: invalid choice: 5 (choose from 3, 4)"),
     train_row("stages-for-an-mlp", ["--model", "mlp-plain", "--depth", "4", "--stages", "4"],
               "--stages applies only to the CIFAR nets (this run trains mlp-plain)"),

@@ -222,3 +222,15 @@ def test_train_a_four_stage_van_net_and_resume_it(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["settings"]["stages"] == 4 and config["parameters"] > 0
     assert main([*options[:-2], "--out", str(out), "--epochs", "2", "--resume"]) == 0
+
+
+def test_van_with_lambda_zero_from_the_command_line(tmp_path):
+    """--no-lagrange-multipliers: the multipliers stay 0; the run records the setting."""
+    out = tmp_path / "van0"
+    assert main(["train", "--model", "van", "--no-lagrange-multipliers", "--width", "4", "--train-subset", "32",
+                 "--test-subset", "16", "--batch-size", "16", "--epochs", "1", "--device", "cpu", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["settings"]["no_lagrange_multipliers"] is True
+    state = load_checkpoint(out / "checkpoint.npz")
+    multipliers = [value for name, value in state["model"].items() if name.endswith("lagrange_multiplier")]
+    assert multipliers and all(not numpy.any(value) for value in multipliers)

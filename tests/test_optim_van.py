@@ -116,7 +116,10 @@ def test_zero_grad_and_state_dict():
     assert all(alpha.grad is None for alpha in van.alphas)
     other = VANConstraint(van_net("cpu"))
     other.load_state_dict(van.state_dict())
-    assert other.multiplier_lr_fraction == 0.5 and van.state_dict() == {"multiplier_lr_fraction": 0.5}
+    assert other.multiplier_lr_fraction == 0.5
+    assert van.state_dict() == {"multiplier_lr_fraction": 0.5, "lagrange_multipliers": True}
+    other.load_state_dict({"multiplier_lr_fraction": 0.25})              # a run saved before lambda = 0 existed
+    assert other.multiplier_lr_fraction == 0.25
     with pytest.raises(ValueError, match="no 'multiplier_lr_fraction' entry"):
         other.load_state_dict({})
     with pytest.raises(ValueError, match="the state dict is NoneType None; expected the dict"):
@@ -132,3 +135,25 @@ def test_errors():
         VANConstraint(van_net("cpu"), multiplier_lr_fraction=-1.0)
     with pytest.raises(ValueError, match="lr must be a number >= 0"):
         VANConstraint(van_net("cpu")).step(-0.1)
+
+
+def test_van_with_lambda_zero_learns_the_alphas_freely():
+    """VAN (lambda = 0): alpha <- clip(alpha - lr * dL/dalpha, 0, 1), the multipliers 0 for good."""
+    model = van_net("cpu")
+    van = VANConstraint(model, lagrange_multipliers=False)
+    assert all(not multiplier.numpy().any() for multiplier in van.lagrange_multipliers)
+    rng = np.random.default_rng(0)
+    for alpha in van.alphas:
+        set_values(alpha, rng.uniform(0.0, 1.0, alpha.shape), "cpu")
+        alpha.grad = mr.Tensor(rng.normal(scale=3.0, size=alpha.shape))
+    expected = [np.clip(alpha.numpy() - LR * alpha.grad.numpy(), 0.0, 1.0) for alpha in van.alphas]
+    van.step(LR)
+    for alpha, values in zip(van.alphas, expected):
+        np.testing.assert_array_equal(alpha.numpy(), values)
+    assert all(not multiplier.numpy().any() for multiplier in van.lagrange_multipliers)
+    assert van.state_dict() == {"multiplier_lr_fraction": 0.1, "lagrange_multipliers": False}
+    with pytest.raises(ValueError, match="the state dict has lagrange_multipliers=True, this constraint False"):
+        van.load_state_dict({"multiplier_lr_fraction": 0.1, "lagrange_multipliers": True})
+    with pytest.raises(TypeError, match="lagrange_multipliers must be True or False; got 0"):
+        VANConstraint(model, lagrange_multipliers=0)
+

@@ -118,6 +118,7 @@ RULES = {
     "warmup_epochs": _integer(0),
     "max_grad_norm": _optional(_number(above=0)),
     "multiplier_lr_fraction": _optional(_number(above=0)),
+    "no_lagrange_multipliers": _optional(_boolean),
     "seed": _integer(0, LARGEST_SEED),
     "device": _one_of(DEVICES),
     "fast": _boolean,
@@ -150,6 +151,8 @@ def not_applicable(settings) -> dict:
         for name in ("milestones", "gamma"):
             reasons[name] = f"applies only to --schedule multistep (this run uses {settings['schedule']})"
     if settings["model"] in models_table.MODELS and not models_table.is_van(settings):
+        reasons["no_lagrange_multipliers"] = (f"applies only to the VAN models, van and mlp-van "
+                                              f"(this run trains {settings['model']})")
         reasons["multiplier_lr_fraction"] = (f"applies only to the VAN models, van and mlp-van "
                                              f"(this run trains {settings['model']})")
     if settings["model"] in models_table.MODELS and not models_table.is_cifar(settings):

@@ -19,6 +19,11 @@ by lr per step; since alpha <= 1, (8) can only make lambda more negative, a push
 grows until every alpha reaches 1 and the net is plain. The paper takes eta' = lr / 2
 on MNIST and lr / 10 on CIFAR.
 
+VAN (lambda = 0), the paper's ablation: ``VANConstraint(model, lagrange_multipliers=False)``
+fixes every lambda_l at 0 and skips (8), so the alphas are learned freely, clipped to
+[0, 1]: alpha_l <- clip(alpha_l - lr * dL/dalpha_l, 0, 1). Nothing then pushes them
+to 1; the skips stay as long as the loss prefers them.
+
 Order of the updates: (8) uses the alpha just computed by (7), the sequential reading
 of the two rules written one under the other. The paper's full text could not be
 checked when this was written (only its abstract pages were at hand), so whether the
@@ -53,6 +58,8 @@ class VANConstraint:
         model: a Module with at least one VAN layer.
         multiplier_lr_fraction: eta' / lr, the multipliers' step size as a fraction of
             the lr (1/2 on MNIST and 1/10 on CIFAR in the paper).
+        lagrange_multipliers: False for VAN (lambda = 0): the multipliers are set to 0
+            (in the model's buffers) and stay there; (7) alone moves the alphas.
 
     Attributes:
         alphas: the alpha Parameter of each VAN layer, in model order.
@@ -60,10 +67,14 @@ class VANConstraint:
         layer_names: the dotted name of each VAN layer ("blocks.0").
     """
 
-    def __init__(self, model, multiplier_lr_fraction=0.1):
+    def __init__(self, model, multiplier_lr_fraction=0.1, lagrange_multipliers=True):
         check_number("VANConstraint", "multiplier_lr_fraction", multiplier_lr_fraction)
+        if not isinstance(lagrange_multipliers, bool):
+            raise TypeError(f"VANConstraint: lagrange_multipliers must be True or False; "
+                            f"got {lagrange_multipliers!r}")
         self.model = model
         self.multiplier_lr_fraction = multiplier_lr_fraction
+        self.uses_multipliers = lagrange_multipliers
         self.layer_names, self.alphas, self.lagrange_multipliers = [], [], []
         for name, module in model.named_modules():
             alpha = getattr(module, "alpha", None)
@@ -81,6 +92,9 @@ class VANConstraint:
             raise ValueError(f"VANConstraint: {type(model).__name__} has no VAN layer (a module with an "
                              "'alpha' Parameter and a 'lagrange_multiplier' buffer); build the model "
                              "with the 'van' family")
+        if not self.uses_multipliers:
+            for multiplier in self.lagrange_multipliers:
+                multiplier.array[...] = 0.0                                  # lambda = 0, for good
 
     def parameters_except_alphas(self) -> list:
         """The model's parameters without the alphas: what the optimiser should train."""
@@ -104,7 +118,8 @@ class VANConstraint:
             grad = alpha.grad.array if alpha.grad is not None else 0.0       # dL/dalpha
             descended = alpha.array - lr * (grad + multiplier.array)
             alpha.array[...] = xp.clip(descended, 0.0, 1.0)                   # (7), in place
-            multiplier.array += multiplier_lr * (alpha.array - 1.0)            # (8), new alpha
+            if self.uses_multipliers:
+                multiplier.array += multiplier_lr * (alpha.array - 1.0)        # (8), new alpha
 
     def alpha_residual(self) -> float:
         """(1/L) sum_l ||1 - alpha_l||^2 over the L VAN layers: 0 once the net is plain.
@@ -118,8 +133,10 @@ class VANConstraint:
         return float(backend.to_numpy(backend.ensure_array(total))) / len(self.alphas)
 
     def state_dict(self) -> dict:
-        """{"multiplier_lr_fraction": float}. The multipliers are in model.state_dict()."""
-        return {"multiplier_lr_fraction": self.multiplier_lr_fraction}
+        """{"multiplier_lr_fraction": float, "lagrange_multipliers": bool}. The multipliers
+        themselves are in model.state_dict()."""
+        return {"multiplier_lr_fraction": self.multiplier_lr_fraction,
+                "lagrange_multipliers": self.uses_multipliers}
 
     def load_state_dict(self, state_dict):
         """Restores what state_dict() returned (a ValueError names a missing or bad entry)."""
@@ -131,4 +148,9 @@ class VANConstraint:
                              f"entry (it has {sorted(map(str, state_dict))})")
         fraction = backend.scalar_value(state_dict["multiplier_lr_fraction"])
         check_number("VANConstraint", "multiplier_lr_fraction", fraction)
+        uses_multipliers = backend.scalar_value(state_dict.get("lagrange_multipliers", True))  # older runs: True
+        if not isinstance(uses_multipliers, bool) or uses_multipliers != self.uses_multipliers:
+            raise ValueError(f"VANConstraint.load_state_dict: the state dict has lagrange_multipliers="
+                             f"{uses_multipliers!r}, this constraint {self.uses_multipliers}; build it with "
+                             f"the run's setting")
         self.multiplier_lr_fraction = fraction
