@@ -225,11 +225,13 @@ def test_train_a_four_stage_van_net_and_resume_it(tmp_path):
 
 
 def test_van_with_lambda_zero_from_the_command_line(tmp_path):
-    """--no-lagrange-multipliers: the multipliers stay 0; the run records the setting."""
+    """--no-lagrange-multipliers: the multipliers stay 0; the run records the setting and
+    resumes with it."""
     out = tmp_path / "van0"
-    assert main(["train", "--model", "van", "--no-lagrange-multipliers", "--width", "4", "--train-subset", "32",
-                 "--test-subset", "16", "--batch-size", "16", "--epochs", "1", "--device", "cpu", "--no-progress",
-                 "--out", str(out)]) == 0
+    options = ["train", "--model", "van", "--no-lagrange-multipliers", "--width", "4", "--train-subset", "32",
+               "--test-subset", "16", "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(out)]
+    assert main([*options, "--epochs", "1"]) == 0
+    assert main([*options, "--epochs", "2", "--resume"]) == 0
     assert json.loads((out / "config.json").read_text())["settings"]["no_lagrange_multipliers"] is True
     state = load_checkpoint(out / "checkpoint.npz")
     multipliers = [value for name, value in state["model"].items() if name.endswith("lagrange_multiplier")]
