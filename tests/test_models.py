@@ -240,3 +240,11 @@ def test_mlp_net_errors():
         models.mlp_net("residual_v2", 5)
     with pytest.raises(ValueError, match="depth must be an int >= 3"):
         models.mlp_net("plain", 2)
+
+
+def test_the_blog_posts_highway_net_is_width_14():
+    """"Weighted Skip Connections are Not Harmful for Deep Nets": every stage 0.875x as wide
+    (16/32/64 -> 14/28/56), gates as powerful as H: about 2.6M parameters at depth 110."""
+    net = models.cifar_net("highway", 110, width=14)
+    assert net.num_parameters() == 2_646_976
+    assert [net.stage1[0].transform.conv1.weight.shape[0], net.stage3[0].transform.conv1.weight.shape[0]] == [14, 56]
