@@ -42,6 +42,7 @@ measures it.
 import math
 
 from minires import analysis
+from minires.analysis.modules import highway_blocks, van_layers
 
 KINDS = ("grad-norms", "activations", "gates", "alpha", "noise-stability")
 NOISE_RELATIVE_SCALE = 0.01         # noise of 1% of each layer's weight norm
@@ -70,9 +71,7 @@ def check_kinds_fit(kinds, model):
 
 
 def _has(model, kind):
-    if kind == "gates":
-        return any(isinstance(module, analysis.HIGHWAY_TYPES) for _, module in analysis.blocks(model))
-    return any(hasattr(module, "alpha") and hasattr(module, "lagrange_multiplier") for module in model.modules())
+    return bool(highway_blocks(model) if kind == "gates" else van_layers(model))
 
 
 class Tracker:

@@ -20,12 +20,13 @@ The helpers shared with activity.py and stability.py are in modules.py.
 
 from minires import backend
 from minires import functional as F
-from minires.nn import (DenseResidualBlock, DenseVANBlock, Parameter, ResidualBlock, ScaledResidualBlock,
+from minires.nn import (DenseResidualBlock, DenseVANBlock, ResidualBlock, ScaledResidualBlock,
                         SimplifiedBlock, VANBlock)
 from minires.tensor import Tensor
 
-from .modules import (HIGHWAY_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks, host_xp,
-                      l2_norm, recorded_once, recorder, require_found, to_host, type_names)
+from .modules import (HIGHWAY_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks,
+                      highway_blocks, host_xp, l2_norm, recorded_once, recorder, require_found, to_host,
+                      type_names, van_layers)
 
 
 def residual_ratios(model, images) -> dict:
@@ -91,7 +92,7 @@ def gate_statistics(model, images) -> dict:
     """
     check_model("gate_statistics", model)
     check_images("gate_statistics", images)
-    found = [(name, block) for name, block in blocks(model) if isinstance(block, HIGHWAY_TYPES)]
+    found = highway_blocks(model)
     require_found("gate_statistics", model, found, "highway block (" + type_names(HIGHWAY_TYPES) + ")")
     gates = [[] for _ in found]
     hooks = [(block.transform_gate, recorder(gates[index], _gate_summary))
@@ -126,9 +127,7 @@ def van_alphas(model) -> dict:
         {"names": [str], "alpha": [(C,) arrays], "mean": (L,), "alpha_residual": float}
     """
     check_model("van_alphas", model)
-    layers = [(name, module) for name, module in model.named_modules()
-              if isinstance(getattr(module, "alpha", None), Parameter)
-              and isinstance(getattr(module, "lagrange_multiplier", None), Tensor)]
+    layers = van_layers(model)
     require_found("van_alphas", model, layers, "VAN layer (a module with an 'alpha' Parameter and a "
                   "'lagrange_multiplier' buffer, as VANBlock and DenseVANBlock)")
     arrays = [module.alpha.array for _, module in layers]

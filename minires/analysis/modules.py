@@ -17,8 +17,8 @@ import contextlib
 from minires import backend
 from minires.autograd import no_grad
 from minires.nn import (Conv2d, DenseHighwayBlock, DensePlainBlock, DenseResidualBlock, DenseVANBlock,
-                        HighwayBlock, Linear, Module, PlainBlock, ResidualBlock, ScaledResidualBlock,
-                        SimplifiedBlock, VANBlock)
+                        HighwayBlock, Linear, Module, Parameter, PlainBlock, ResidualBlock,
+                        ScaledResidualBlock, SimplifiedBlock, VANBlock)
 from minires.tensor import Tensor
 
 # NumPy, reached through the backend (the only module that imports it), for the
@@ -34,6 +34,20 @@ def blocks(model) -> list:
     """(dotted name, module) for every block of ``model`` (the classes of BLOCK_TYPES), in model order."""
     check_model("blocks", model)
     return [(name, module) for name, module in model.named_modules() if isinstance(module, BLOCK_TYPES)]
+
+
+def highway_blocks(model) -> list:
+    """(dotted name, block) for every highway block of ``model`` (HIGHWAY_TYPES), in order."""
+    return [(name, block) for name, block in blocks(model) if isinstance(block, HIGHWAY_TYPES)]
+
+
+def van_layers(model) -> list:
+    """(dotted name, module) for every VAN layer, found as minires.optim.VANConstraint finds
+    them: modules with an ``alpha`` Parameter and a ``lagrange_multiplier`` buffer."""
+    check_model("van_layers", model)
+    return [(name, module) for name, module in model.named_modules()
+            if isinstance(getattr(module, "alpha", None), Parameter)
+            and isinstance(getattr(module, "lagrange_multiplier", None), Tensor)]
 
 
 def weight_layers(model) -> list:
@@ -123,4 +137,4 @@ def l2_norm(array):
 
 def to_host(array):
     """The one read-back of a call: a float64 NumPy copy of a device array."""
-    return backend.to_numpy(array).astype(backend.float64)
+    return backend.to_numpy(array).astype(backend.float64, copy=False)   # to_numpy copied already
