@@ -65,10 +65,6 @@ def tensor_in_layout(x, layout, device, requires_grad=True):
     return mr.Tensor(view, requires_grad=requires_grad)
 
 
-def host(array):
-    return None if array is None else mr.backend.to_numpy(array)
-
-
 def run(op, x, others, layout, grad_layout, device, seed, **options):
     """op(x, *others, **options) on ``device``, then backward with a random gradient in
     ``grad_layout``; returns [output, grad of x, grads of others...] on the host."""
