@@ -127,8 +127,14 @@ def _on_device(numpy_function, where, synchronizes=False, numbers_to_arrays=Fals
 
 
 def wrap(host_array) -> "StrictArray":
-    """A StrictArray holding a copy of ``host_array``: what a host->device copy makes."""
-    return StrictArray(numpy.array(host_array, copy=True))
+    """A StrictArray holding a copy of ``host_array``: what a host->device copy makes.
+
+    As ``cupy.asarray``, the copy is C-contiguous unless the host array is Fortran-
+    contiguous: a channels-last batch loses its layout (minires's to_device keeps it).
+    """
+    host_array = numpy.asarray(host_array)
+    order = "F" if host_array.flags.f_contiguous and not host_array.flags.c_contiguous else "C"
+    return StrictArray(numpy.array(host_array, copy=True, order=order))
 
 
 # --- The device array ---------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_fast_relu_keeps_the_input_layout(x_layout, grad_layout, device):
 
 def test_a_fast_residual_block_stays_channels_last(device):
     """conv-bn-relu-conv-bn, plus the option-A shortcut (x[:, :, ::2, ::2] padded with zero
-    channels), then relu: channels-last from end to end, and so is the input gradient."""
+    channels), then relu: channels-last from end to end (on NumPy), and so is the input gradient."""
     x = on_device(input_in_layout(random_array((2, 4, 8, 8)), "channels_last"), device)
     weight_1 = on_device(random_array((8, 4, 3, 3), seed=1), device)
     weight_2 = on_device(random_array((8, 8, 3, 3), seed=2), device)
@@ -118,9 +118,13 @@ def test_a_fast_residual_block_stays_channels_last(device):
     branch = fast.batch_norm(fast.conv2d(branch, weight_2, padding=1), None, None, training=True)
     shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 2, 2))                   # (2, 8, 4, 4)
     output = fast.relu(branch + shortcut)
-    assert is_channels_last(shortcut.array) and is_channels_last(output.array)
+    # NumPy's ufuncs keep their inputs' layout (order "K"); CuPy's allocate a C-contiguous
+    # output. So on a GPU the sums are channels-first: branch + shortcut (and the ReLU after
+    # it), and x's gradient, the sum of the gradients along the branch and the shortcut.
+    summed_layout = is_channels_first if device == "cuda" else is_channels_last
+    assert is_channels_last(shortcut.array) and summed_layout(output.array)
     output.backward(on_device(input_in_layout(random_array(output.shape, seed=3), "channels_last"), device))
-    assert is_channels_last(x.grad.array)
+    assert summed_layout(x.grad.array)
 
 
 # --- Reference ops that pass a layout through -------------------------------------------

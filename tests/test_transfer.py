@@ -5,7 +5,7 @@ import pytest
 
 import minires as mr
 import minires.functional as F
-from helpers import on_device, random_array
+from helpers import input_in_layout, on_device, random_array
 
 
 @pytest.mark.parametrize("target", ["cpu", "strict"])
@@ -24,6 +24,20 @@ def test_to_device_keeps_values_and_dtype(device):
     y = on_device(data, "cpu", requires_grad=False).to(device)
     assert y.dtype == mr.float64
     np.testing.assert_array_equal(y.numpy(), data)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+def test_to_device_keeps_the_memory_layout(device, layout):
+    """As torch's .to(): a channels-last batch arrives channels-last, there and back (CuPy's
+    own copy, and the strict stand-in's, would make it C-contiguous); a strided view
+    arrives dense, in its axes' order."""
+    data = input_in_layout(random_array((2, 3, 4, 5)), layout)
+    there = on_device(data, "cpu", requires_grad=False).to(device)
+    back = there.to("cpu") if device != "cpu" else there.to("strict").to("cpu")
+    for moved in (there, back):
+        np.testing.assert_array_equal(moved.numpy(), data)
+        assert moved.array.transpose(0, 2, 3, 1).flags.c_contiguous == (layout == "channels_last")
+        assert moved.array.flags.c_contiguous == (layout == "strided")
 
 
 def test_cast_gradients_come_back_in_the_input_dtype(device):

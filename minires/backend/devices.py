@@ -247,13 +247,30 @@ def array_module(device: str):
 
 
 def to_device(array, device: str):
-    """Copies ``array`` to ``device`` ("cpu", "cuda", ...); returns it as is if already there."""
+    """Copies ``array`` to ``device`` ("cpu", "cuda", ...); returns it as is if already there.
+
+    The copy keeps the array's memory layout, as torch's ``.to()`` does: a channels-last
+    (N, C, H, W) batch arrives channels-last. (CuPy's own transfers make a C-contiguous
+    copy of anything that is neither C- nor Fortran-contiguous.)
+    """
     target = _get_device(device)
     source = device_of(array)
     if source == target.name:
         return array
-    host_array = _devices[source].to_host(array)
-    return target.from_host(host_array)
+    memory_order = axes_in_memory_order(array)        # (0, 2, 3, 1) for channels-last
+    in_memory_order = array.transpose(memory_order)   # C-contiguous where array is dense
+    host_array = _devices[source].to_host(in_memory_order)
+    back_to_logical_order = tuple(memory_order.index(axis) for axis in range(array.ndim))
+    return target.from_host(host_array).transpose(back_to_logical_order)
+
+
+def axes_in_memory_order(array) -> tuple:
+    """The axes from the largest stride to the smallest: the order the array lies in memory.
+
+    A C-contiguous array gives (0, 1, ..., ndim - 1); a channels-last (N, C, H, W) one
+    (0, 2, 3, 1). Ties (axes of length 1) keep their order.
+    """
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
 
 
 def to_numpy(array):

@@ -109,7 +109,8 @@ def add_parser(commands):
     add("--device", help="auto (CUDA when usable), cpu or cuda (default: $MINIRES_DEVICE, else auto)")
     add("--reference-kernels", dest="fast", action="store_false", default=None,
         help="compute with the reference ops of minires.functional instead of minires.fast's "
-             "kernels: the same values, several times slower on the CPU")
+             "kernels: the same values, several times slower on the CPU, but 2-3x faster on a "
+             "CUDA GPU (benchmarks/RESULTS.md)")
     models_table.add_block_option_arguments(parser)
     add("--track", type=_track_kinds, metavar="KINDS",
         help=f"measure the net every --track-every steps and write tracks.jsonl and tracks.png: "
