@@ -107,7 +107,8 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
         optimizer: updates the model's parameters (for VAN nets: all but the alphas).
         scheduler: stepped after every batch when ``scheduler_interval == "step"``;
             left alone here otherwise (``fit`` steps it after the epoch).
-        van: a VANConstraint, stepped after the optimiser with the same learning rate.
+        van: a VANConstraint, stepped after the optimiser with the same learning rate
+            (and the batch size, for its alpha_loss="sum").
         max_grad_norm: clip the gradients' total 2-norm to this value when given.
         progress: show a tqdm bar with the running loss and images/s.
         after_step: called as ``after_step(images, labels)`` after every update (the
@@ -137,7 +138,7 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
             learning_rate = optimizer.param_groups[0]["lr"]
             optimizer.step()
             if van is not None:
-                van.step(learning_rate)
+                van.step(learning_rate, batch_size=labels.shape[0])
             if scheduler is not None and scheduler_interval == "step":
                 scheduler.step()
             if after_step is not None:

@@ -224,6 +224,23 @@ def test_train_a_four_stage_van_net_and_resume_it(tmp_path):
     assert main([*options[:-2], "--out", str(out), "--epochs", "2", "--resume"]) == 0
 
 
+def test_van_phase_out_settings_from_the_command_line(tmp_path, capsys):
+    """--alpha-lr and --alpha-loss reach the constraint, are recorded, resume, and are
+    refused for a model without VAN layers."""
+    out = tmp_path / "van_slow"
+    options = ["train", "--model", "van", "--alpha-lr", "0.01", "--alpha-loss", "sum", "--width", "4",
+               "--train-subset", "32", "--test-subset", "16", "--batch-size", "16", "--device", "cpu",
+               "--no-progress", "--out", str(out)]
+    assert main([*options, "--epochs", "1"]) == 0
+    settings = json.loads((out / "config.json").read_text())["settings"]
+    assert (settings["alpha_lr"], settings["alpha_loss"]) == (0.01, "sum")
+    assert load_checkpoint(out / "checkpoint.npz")["van"]["alpha_loss"] == "sum"
+    assert main([*options, "--epochs", "2", "--resume"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--model", "plain", "--alpha-loss", "sum", "--out", str(tmp_path / "p")]) == 2
+    assert "--alpha-loss applies only to the VAN models" in error_line(capsys)
+
+
 def test_van_with_lambda_zero_from_the_command_line(tmp_path):
     """--no-lagrange-multipliers: the multipliers stay 0; the run records the setting and
     resumes with it."""

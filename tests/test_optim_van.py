@@ -117,7 +117,8 @@ def test_zero_grad_and_state_dict():
     other = VANConstraint(van_net("cpu"))
     other.load_state_dict(van.state_dict())
     assert other.multiplier_lr_fraction == 0.5
-    assert van.state_dict() == {"multiplier_lr_fraction": 0.5, "lagrange_multipliers": True}
+    assert van.state_dict() == {"multiplier_lr_fraction": 0.5, "lagrange_multipliers": True,
+                                "alpha_lr": None, "alpha_loss": "mean"}
     other.load_state_dict({"multiplier_lr_fraction": 0.25})              # a run saved before lambda = 0 existed
     assert other.multiplier_lr_fraction == 0.25
     with pytest.raises(ValueError, match="no 'multiplier_lr_fraction' entry"):
@@ -151,9 +152,72 @@ def test_van_with_lambda_zero_learns_the_alphas_freely():
     for alpha, values in zip(van.alphas, expected):
         np.testing.assert_array_equal(alpha.numpy(), values)
     assert all(not multiplier.numpy().any() for multiplier in van.lagrange_multipliers)
-    assert van.state_dict() == {"multiplier_lr_fraction": 0.1, "lagrange_multipliers": False}
+    assert van.state_dict() == {"multiplier_lr_fraction": 0.1, "lagrange_multipliers": False,
+                                "alpha_lr": None, "alpha_loss": "mean"}
     with pytest.raises(ValueError, match="the state dict has lagrange_multipliers=True, this constraint False"):
         van.load_state_dict({"multiplier_lr_fraction": 0.1, "lagrange_multipliers": True})
     with pytest.raises(TypeError, match="lagrange_multipliers must be True or False; got 0"):
         VANConstraint(model, lagrange_multipliers=0)
 
+
+
+def test_alpha_lr_and_the_summed_loss_by_the_equations():
+    """alpha_lr fixes eta in (7) whatever the weights' lr, eta' = fraction * alpha_lr in (8);
+    alpha_loss="sum" takes dC/dalpha as N times the mean loss's gradient."""
+    alpha = np.array([0.2, 0.5, 0.9])
+    multiplier = np.array([-1.0, -1.5, -0.5])
+    grad = np.array([0.4, -0.1, 0.02])                  # the gradient of the batch-mean loss
+    batch_size, alpha_lr, weights_lr = 16, 0.01, 0.1
+    for alpha_loss, scale in (("mean", 1.0), ("sum", float(batch_size))):
+        model = van_net("cpu")
+        van = VANConstraint(model, multiplier_lr_fraction=FRACTION, alpha_lr=alpha_lr, alpha_loss=alpha_loss)
+        first = model.blocks[0]
+        set_values(first.alpha, alpha, "cpu")
+        set_values(first.lagrange_multiplier, multiplier, "cpu")
+        first.alpha.grad = mr.Tensor(grad.copy())
+        van.step(weights_lr, batch_size=batch_size)
+        new_alpha = np.clip(alpha - alpha_lr * (scale * grad + multiplier), 0.0, 1.0)          # (7)
+        np.testing.assert_allclose(first.alpha.numpy(), new_alpha, rtol=1e-15)
+        np.testing.assert_allclose(first.lagrange_multiplier.numpy(),
+                                   multiplier + FRACTION * alpha_lr * (new_alpha - 1.0), rtol=1e-15)  # (8)
+        assert van.state_dict() == {"multiplier_lr_fraction": FRACTION, "lagrange_multipliers": True,
+                                    "alpha_lr": alpha_lr, "alpha_loss": alpha_loss}
+
+
+def test_the_summed_loss_slows_the_phase_out():
+    """On the same data, the alphas reach 1 later when dC/dalpha comes from the summed loss;
+    with the mean loss and lr 0.1 they get there in about 1/lr steps (lambda = -1 at the start)."""
+    rng = np.random.default_rng(0)
+    x = mr.Tensor(rng.normal(size=(64, 2)))
+    target = mr.Tensor((x.numpy()[:, 0] > 0).astype(np.int64))
+    steps_to_plain = {}
+    for alpha_loss in ("mean", "sum"):
+        model = van_net("cpu", width=8)
+        van = VANConstraint(model, multiplier_lr_fraction=FRACTION, alpha_loss=alpha_loss)
+        optimizer = SGD(van.parameters_except_alphas(), lr=LR)
+        for step in range(1, 400):
+            model.zero_grad()
+            mr.functional.cross_entropy(model(x), target).backward()
+            optimizer.step()
+            van.step(LR, batch_size=64)
+            if van.alpha_residual() == 0.0:
+                break
+        steps_to_plain[alpha_loss] = step
+    # about 1/lr = 10 steps with the mean; the README quotes both numbers
+    assert steps_to_plain == {"mean": 11, "sum": 121}
+
+
+def test_alpha_settings_errors_and_older_state_dicts():
+    with pytest.raises(ValueError, match="alpha_loss must be one of \\('mean', 'sum'\\); got 'total'"):
+        VANConstraint(van_net("cpu"), alpha_loss="total")
+    with pytest.raises(ValueError, match="alpha_lr must be a number >= 0"):
+        VANConstraint(van_net("cpu"), alpha_lr=-0.1)
+    summed = VANConstraint(van_net("cpu"), alpha_loss="sum")
+    with pytest.raises(ValueError, match="alpha_loss='sum' needs the batch size N .*got None"):
+        summed.step(LR)
+    with pytest.raises(ValueError, match="the state dict has alpha_loss='mean', this constraint 'sum'"):
+        summed.load_state_dict({"multiplier_lr_fraction": 0.1})       # a run saved before alpha_loss existed
+    fixed = VANConstraint(van_net("cpu"), alpha_lr=0.01)
+    with pytest.raises(ValueError, match="the state dict has alpha_lr=None, this constraint 0.01"):
+        fixed.load_state_dict({"multiplier_lr_fraction": 0.1})
+    fixed.load_state_dict(fixed.state_dict())

@@ -7,10 +7,10 @@ the file and the field, exit status 1), so that a run never trains on a value no
 command line could have given it.
 
 Some settings apply only to some runs: --momentum and --nesterov to SGD, --milestones
-and --gamma to the multistep schedule, --multiplier-lr-fraction to VAN nets. Typing one
-that does not apply is an error (it would be ignored, and a study that meant to change
-it would run without it); a default that does not apply is recorded as None in
-config.json, never as a value the run used.
+and --gamma to the multistep schedule, --multiplier-lr-fraction, --alpha-lr and
+--alpha-loss to VAN nets. Typing one that does not apply is an error (it would be
+ignored, and a study that meant to change it would run without it); a default that
+does not apply is recorded as None in config.json, never as a value the run used.
 """
 
 import math
@@ -119,6 +119,8 @@ RULES = {
     "max_grad_norm": _optional(_number(above=0)),
     "multiplier_lr_fraction": _optional(_number(above=0)),
     "no_lagrange_multipliers": _optional(_boolean),
+    "alpha_lr": _optional(_number(above=0)),
+    "alpha_loss": _optional(_one_of(("mean", "sum"))),
     "seed": _integer(0, LARGEST_SEED),
     "device": _one_of(DEVICES),
     "fast": _boolean,
@@ -153,8 +155,8 @@ def not_applicable(settings) -> dict:
     if settings["model"] in models_table.MODELS and not models_table.is_van(settings):
         reasons["no_lagrange_multipliers"] = (f"applies only to the VAN models, van and mlp-van "
                                               f"(this run trains {settings['model']})")
-        reasons["multiplier_lr_fraction"] = (f"applies only to the VAN models, van and mlp-van "
-                                             f"(this run trains {settings['model']})")
+        for name in ("multiplier_lr_fraction", "alpha_lr", "alpha_loss"):
+            reasons[name] = f"applies only to the VAN models, van and mlp-van (this run trains {settings['model']})"
     if settings["model"] in models_table.MODELS and not models_table.is_cifar(settings):
         reasons["stages"] = f"applies only to the CIFAR nets (this run trains {settings['model']})"
     if not settings.get("track"):

@@ -44,7 +44,7 @@ DEFAULTS = {
     "epochs": 6, "batch_size": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
     "weight_decay": 5e-4, "nesterov": False, "schedule": "cosine", "milestones": None,
     "gamma": 0.1, "warmup_epochs": 0, "max_grad_norm": None, "multiplier_lr_fraction": 0.1,
-    "no_lagrange_multipliers": False,
+    "no_lagrange_multipliers": False, "alpha_lr": None, "alpha_loss": "mean",
     "seed": 0, "device": "auto", "fast": True, "track": None, "track_every": 20,
     **{option: None for option in models_table.BLOCK_OPTIONS},
 }
@@ -105,6 +105,12 @@ def add_parser(commands):
         help="VAN: the Lagrange multipliers' step as a fraction of lr (default: 0.1, the paper's CIFAR value)")
     add("--no-lagrange-multipliers", action="store_true", default=None,
         help="VAN (lambda = 0): the alphas learned freely, clipped to [0, 1], with no push towards 1")
+    add("--alpha-lr", type=float,
+        help="VAN: the alphas' step size, fixed (default: the weights' lr, schedule included, as in the "
+             "paper); the multipliers' step is --multiplier-lr-fraction times it")
+    add("--alpha-loss", choices=("mean", "sum"),
+        help="VAN: take dC/dalpha from the batch's mean loss (default) or its summed loss (N times "
+             "larger, so the skips go more slowly)")
     add("--seed", type=int, help="default: 0")
     add("--device", help="auto (CUDA when usable), cpu or cuda (default: $MINIRES_DEVICE, else auto)")
     add("--reference-kernels", dest="fast", action="store_false", default=None,
@@ -259,7 +265,8 @@ def run(arguments):
         except ValueError as error:
             raise CommandError(f"--track {error}") from None
     van = (optim.VANConstraint(model, settings["multiplier_lr_fraction"],
-                               lagrange_multipliers=not settings["no_lagrange_multipliers"])
+                               lagrange_multipliers=not settings["no_lagrange_multipliers"],
+                               alpha_lr=settings["alpha_lr"], alpha_loss=settings["alpha_loss"])
            if models_table.is_van(settings) else None)
     optimizer = build_optimizer(settings, van.parameters_except_alphas() if van else model.parameters())
     scheduler = build_scheduler(settings, optimizer, len(train_loader))

@@ -24,12 +24,29 @@ fixes every lambda_l at 0 and skips (8), so the alphas are learned freely, clipp
 [0, 1]: alpha_l <- clip(alpha_l - lr * dL/dalpha_l, 0, 1). Nothing then pushes them
 to 1; the skips stay as long as the loss prefers them.
 
+How fast the skips go (issue: the phase-out's speed as a setting). In the paper eta is
+"the step-size parameter for SGD", the weights' learning rate, and eta' a fraction of it
+(Section 3, after (8)). With lambda = -1 at the start, (7) moves alpha up by about
+eta * |lambda| per step, against dC/dalpha. When C is the batch-mean loss (what
+minires's training loop and PyTorch's cross-entropy compute), dC/dalpha is small beside
+|lambda| = 1, so the alphas reach 1 within about 1/eta steps: 10 steps at eta = 0.1.
+The paper's Fig. 2 reports the skips of its 26-layer CIFAR net "fully removed" at about
+the 120th iteration. Two settings make either regime runnable:
+
+- ``alpha_lr``: eta for (7) as a number of its own, fixed, whatever the weights' lr
+  (None, the default: eta is the weights' lr, schedule included, the paper's coupling).
+  eta' is ``multiplier_lr_fraction`` times the alphas' eta in both cases.
+- ``alpha_loss="sum"``: dC/dalpha from the batch's summed loss, N times the mean's
+  gradient (N the batch size), so the loss holds the alphas back N times harder.
+  The paper does not say which loss C is; "mean" (the default) is what the weights see.
+
 Order of the updates: (8) uses the alpha just computed by (7), the sequential reading
-of the two rules written one under the other. The paper's full text could not be
-checked when this was written (only its abstract pages were at hand), so whether the
-authors meant the old alpha is open; with it, lambda would lag one step behind, and
-both readings have the same fixed point, alpha = 1.
+of the two rules written one under the other; the paper's text (Section 3) gives the
+two rules without saying which alpha (8) reads. With the old alpha, lambda would lag
+one step behind; both readings have the same fixed point, alpha = 1.
 """
+
+ALPHA_LOSSES = ("mean", "sum")
 
 from minires import backend
 from minires.nn.module import Parameter
@@ -60,6 +77,9 @@ class VANConstraint:
             the lr (1/2 on MNIST and 1/10 on CIFAR in the paper).
         lagrange_multipliers: False for VAN (lambda = 0): the multipliers are set to 0
             (in the model's buffers) and stay there; (7) alone moves the alphas.
+        alpha_lr: eta in (7), fixed; None (default) takes the lr given to step().
+        alpha_loss: "mean" (default): dC/dalpha as backward left it, from the batch-mean
+            loss; "sum": from the summed loss, N times that (step() then needs N).
 
     Attributes:
         alphas: the alpha Parameter of each VAN layer, in model order.
@@ -67,14 +87,21 @@ class VANConstraint:
         layer_names: the dotted name of each VAN layer ("blocks.0").
     """
 
-    def __init__(self, model, multiplier_lr_fraction=0.1, lagrange_multipliers=True):
+    def __init__(self, model, multiplier_lr_fraction=0.1, lagrange_multipliers=True, alpha_lr=None,
+                 alpha_loss="mean"):
         check_number("VANConstraint", "multiplier_lr_fraction", multiplier_lr_fraction)
         if not isinstance(lagrange_multipliers, bool):
             raise TypeError(f"VANConstraint: lagrange_multipliers must be True or False; "
                             f"got {lagrange_multipliers!r}")
+        if alpha_lr is not None:
+            check_number("VANConstraint", "alpha_lr", alpha_lr)
+        if alpha_loss not in ALPHA_LOSSES:
+            raise ValueError(f"VANConstraint: alpha_loss must be one of {ALPHA_LOSSES}; got {alpha_loss!r}")
         self.model = model
         self.multiplier_lr_fraction = multiplier_lr_fraction
         self.uses_multipliers = lagrange_multipliers
+        self.alpha_lr = alpha_lr
+        self.alpha_loss = alpha_loss
         self.layer_names, self.alphas, self.lagrange_multipliers = [], [], []
         for name, module in model.named_modules():
             alpha = getattr(module, "alpha", None)
@@ -106,17 +133,29 @@ class VANConstraint:
         for alpha in self.alphas:
             alpha.grad = None
 
-    def step(self, lr):
-        """Applies (7) then (8) to every VAN layer, in place, with learning rate ``lr``.
+    def step(self, lr, batch_size=None):
+        """Applies (7) then (8) to every VAN layer, in place.
+
+        Args:
+            lr: the weights' learning rate now; eta in (7) unless alpha_lr is set.
+            batch_size: N, the examples in the batch whose mean loss backward took;
+                needed with alpha_loss="sum" (dC/dalpha is then N times the gradient).
 
         An alpha whose grad is None (no backward reached it) takes dL/dalpha = 0.
         """
         check_number("VANConstraint.step", "lr", lr)
-        multiplier_lr = self.multiplier_lr_fraction * lr                    # eta'
+        loss_scale = 1.0
+        if self.alpha_loss == "sum":
+            if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+                raise ValueError(f"VANConstraint.step: alpha_loss='sum' needs the batch size N "
+                                 f"(a positive int, the examples the mean loss averaged); got {batch_size!r}")
+            loss_scale = float(batch_size)                                   # d(sum)/dalpha = N d(mean)/dalpha
+        alpha_step = lr if self.alpha_lr is None else self.alpha_lr          # eta
+        multiplier_lr = self.multiplier_lr_fraction * alpha_step            # eta'
         for alpha, multiplier in zip(self.alphas, self.lagrange_multipliers):
             xp = backend.get_array_module(alpha.array, multiplier.array)
-            grad = alpha.grad.array if alpha.grad is not None else 0.0       # dL/dalpha
-            descended = alpha.array - lr * (grad + multiplier.array)
+            grad = loss_scale * alpha.grad.array if alpha.grad is not None else 0.0   # dC/dalpha
+            descended = alpha.array - alpha_step * (grad + multiplier.array)
             alpha.array[...] = xp.clip(descended, 0.0, 1.0)                   # (7), in place
             if self.uses_multipliers:
                 multiplier.array += multiplier_lr * (alpha.array - 1.0)        # (8), new alpha
@@ -133,10 +172,11 @@ class VANConstraint:
         return float(backend.to_numpy(backend.ensure_array(total))) / len(self.alphas)
 
     def state_dict(self) -> dict:
-        """{"multiplier_lr_fraction": float, "lagrange_multipliers": bool}. The multipliers
-        themselves are in model.state_dict()."""
+        """{"multiplier_lr_fraction": float, "lagrange_multipliers": bool, "alpha_lr": float
+        or None, "alpha_loss": str}. The multipliers themselves are in model.state_dict()."""
         return {"multiplier_lr_fraction": self.multiplier_lr_fraction,
-                "lagrange_multipliers": self.uses_multipliers}
+                "lagrange_multipliers": self.uses_multipliers,
+                "alpha_lr": self.alpha_lr, "alpha_loss": self.alpha_loss}
 
     def load_state_dict(self, state_dict):
         """Restores what state_dict() returned (a ValueError names a missing or bad entry)."""
@@ -153,4 +193,11 @@ class VANConstraint:
             raise ValueError(f"VANConstraint.load_state_dict: the state dict has lagrange_multipliers="
                              f"{uses_multipliers!r}, this constraint {self.uses_multipliers}; build it with "
                              f"the run's setting")
+        # Older runs have neither entry: they ran with the paper's coupling and the mean loss.
+        for name, default in (("alpha_lr", None), ("alpha_loss", "mean")):
+            saved = state_dict.get(name, default)
+            saved = None if saved is None else backend.scalar_value(saved)
+            if saved != getattr(self, name):
+                raise ValueError(f"VANConstraint.load_state_dict: the state dict has {name}={saved!r}, "
+                                 f"this constraint {getattr(self, name)!r}; build it with the run's setting")
         self.multiplier_lr_fraction = fraction
