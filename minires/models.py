@@ -4,6 +4,7 @@ nets without batch norm, and thin fully connected nets.
     import minires as mr
     net = mr.models.cifar_net("residual", depth=20)      # ResNet-20, 0.27M parameters
     plain = mr.models.cifar_net("plain", depth=56)       # the same shape, no shortcuts
+    relu_first = mr.models.cifar_net("residual", depth=110, placement="relu_before_addition")
 """
 
 import copy
@@ -69,7 +70,10 @@ class CifarNet(nn.Module):
     downsampling at the start of stages 2, 3 and 4, depth 8n + 2); the paper does not
     give their widths, so the widths keep doubling as in the ResNet paper it follows.
     residual_v2 (pre-activation blocks) adds BN and ReLU before the pool, since its
-    blocks end with a convolution. See cifar_net.
+    blocks end with a convolution; so does residual with placement="full_preactivation",
+    the same net. With placement="relu_only_preactivation" the blocks end with BN, and
+    the net adds a ReLU before the pool: the extra activation that "Identity Mappings in
+    Deep Residual Networks" puts after the last pre-activation unit's addition. See cifar_net.
     """
 
     def __init__(self, family, depth, width=16, num_classes=10, stages=3, **block_options):
@@ -78,6 +82,7 @@ class CifarNet(nn.Module):
             raise ValueError(f"cifar_net: family must be one of {CIFAR_FAMILIES}; got {family!r}")
         blocks = blocks_per_stage(depth, stages)
         self.family, self.depth, self.width, self.stages = family, depth, width, stages
+        self.placement = block_options.get("placement") if family == "residual" else None
         self.stem = nn.Sequential(nn.conv3x3(3, width), nn.BatchNorm2d(width), nn.ReLU())
         in_channels = width
         stage_shapes = [(width * 2 ** index, 1 if index == 0 else 2) for index in range(stages)]   # (C, stride)
@@ -88,8 +93,10 @@ class CifarNet(nn.Module):
                                                  stride if index == 0 else 1, block_options))
                 in_channels = channels
             self.add_module(f"stage{stage}", nn.Sequential(*stage_blocks))
-        if family == "residual_v2":
+        if family == "residual_v2" or self.placement == "full_preactivation":
             self.final_activation = nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU())
+        elif self.placement == "relu_only_preactivation":
+            self.final_activation = nn.ReLU()
         else:
             self.final_activation = nn.Identity()
         self.pool = nn.GlobalAvgPool2d()
@@ -104,7 +111,8 @@ class CifarNet(nn.Module):
 
     def extra_repr(self):
         stages = f", stages={self.stages}" if self.stages != 3 else ""
-        return f"family={self.family!r}, depth={self.depth}, width={self.width}{stages}"
+        placement = f", placement={self.placement!r}" if self.placement not in (None, "original") else ""
+        return f"family={self.family!r}, depth={self.depth}, width={self.width}{stages}{placement}"
 
 
 def cifar_net(family, depth, width=16, num_classes=10, fast=True, stages=3, **block_options):
@@ -121,7 +129,12 @@ def cifar_net(family, depth, width=16, num_classes=10, fast=True, stages=3, **bl
         stages: 3, the ResNet paper's net, or 4, the VAN paper's (Section 4.2).
         **block_options: passed to every block, e.g. shortcut="B",
             zero_init_last_bn=True (residual), gate="1x1" (highway),
-            variant="constant" (scaled_residual). See minires.nn's blocks.
+            variant="constant_scaling" (scaled_residual). See minires.nn's blocks.
+            placement (residual) is one of the five units of "Identity Mappings in
+            Deep Residual Networks", Table 2 (nn.ResidualBlock): "original" (the
+            default), "bn_after_addition", "relu_before_addition",
+            "relu_only_preactivation", or "full_preactivation", which builds the net
+            residual_v2 builds (the same modules, names and function).
 
     Convolutions are He-initialised; with shortcut "A", ResNet-20, 56 and 110 have
     0.27M, 0.85M and 1.7M parameters, as in the paper's Table 6.

@@ -130,9 +130,12 @@ RULES = {
     "gate_bias": _optional(_number()),
     "post_activation": _optional(_boolean),
     "width_factor": _optional(_number(above=0)),
-    "variant": _optional(_one_of(("learned", "constant", "shortcut_gating", "conv1x1", "dropout"))),
+    "variant": _optional(_one_of(models_table.VARIANT_NAMES)),
     "dropout_p": _optional(_number(at_least=0, below=1)),
     "init": _optional(_one_of(("hardt_ma", "kaiming"))),
+    "placement": _optional(_one_of(models_table.PLACEMENTS)),
+    "residual_scale": _optional(_number()),
+    "shortcut_scale": _optional(_number()),
     "track": _optional(_track_kinds),
     "track_every": _optional(_integer(1)),
 }

@@ -9,8 +9,9 @@
 - parallel: DataParallel (one device: it calls the module it wraps)
 - init: kaiming_normal_, kaiming_uniform_, hardt_ma_normal_, zeros_, ones_, constant_, ...
 - shortcuts: conv3x3, option A and B shortcuts
-- blocks: PlainBlock, ResidualBlock (v1, v2), HighwayBlock, VANBlock
-- block_variants: ScaledResidualBlock, SimplifiedBlock
+- blocks: PlainBlock, ResidualBlock (v1, v2 and the activation placements between, Table 2 of
+  "Identity Mappings in Deep Residual Networks"), HighwayBlock, VANBlock
+- block_variants: ScaledResidualBlock (the shortcuts of that paper's Table 1), SimplifiedBlock
 - dense_blocks: the fully connected plain, residual, highway and VAN blocks
 - kernels: the one place that chooses, by a module's ``fast`` attribute, between the
   reference ops of minires.functional and the kernels of minires.fast

@@ -1,8 +1,8 @@
 """Variants of the residual block, for studies of what the shortcut must be.
 
 - ScaledResidualBlock: the shortcuts of "Identity Mappings in Deep Residual
-  Networks" (He et al., 2016, Section 3 and Fig. 2), which all do worse than the
-  plain identity, and a version with both scales learned.
+  Networks" (He et al., 2016, Section 3, Fig. 2 and Table 1), which all do worse than
+  the plain identity, and a version with both scales learned.
 - SimplifiedBlock: one convolution and a ReLU, no batch norm, plain or residual, the
   nets of "Identity Connections in Residual Nets Improve Noise Stability" (Yu and
   Tomasi), whose residual and plain versions can compute exactly the same function.
@@ -16,41 +16,66 @@ from minires.nn.module import Module, Parameter, filled_array
 from minires.nn.shortcuts import make_shortcut
 
 
+# The names minires 0.1 gave the variants, kept as synonyms: a run's config.json may hold them.
+OLD_VARIANT_NAMES = {"constant": "constant_scaling", "shortcut_gating": "shortcut_only_gating",
+                     "conv1x1": "conv1x1_shortcut", "dropout": "dropout_shortcut"}
+
+
 class ScaledResidualBlock(Module):
-    """y = ReLU(residual_scale * F(x) + shortcut_scale * h(x)), h a modified shortcut.
+    """The original residual unit with its shortcut h(x) modified: y = ReLU(F(x) + h(x)).
 
-    Variants (``variant=``), after "Identity Mappings in Deep Residual Networks" (He,
-    Zhang, Ren and Sun, 2016, Fig. 2 and Table 1):
+    F(x) = BN(W2 ReLU(BN(W1 x))) is the residual branch (ResidualBranch) and the ReLU
+    comes after the addition, as in the unit every row of "Identity Mappings in Deep
+    Residual Networks" (He, Zhang, Ren and Sun, 2016, Fig. 2 and Table 1) modifies.
+    ``variant`` takes the paper's names for the rows (the old names in parentheses
+    still work, see OLD_VARIANT_NAMES); g(x) = sigmoid(conv1x1(x) + b_g) is a gate per
+    value, b_g its bias, ``gate_bias``, initially (-6 by default, the paper's best):
 
-    - "learned": both scales are learned scalars (Parameters), initially 0.5 each.
-    - "constant": fixed scales, shortcut_scale 0.5 and residual_scale 1 by default
-      (the paper's "constant scaling" also tries residual_scale = 0.5).
-    - "shortcut_gating": h(x) = (1 - g(x)) x, g = sigmoid(conv1x1(x)), the gate's bias
-      starting at ``gate_bias`` (-6 by default, the paper's best: 1 - g is about 1).
-    - "conv1x1": h(x) = conv1x1(x), a learned 1x1 convolution on every block.
-    - "dropout": h(x) = dropout(x, p=dropout_p) in training (0.5 by default).
+        "learned"               y = ReLU(residual_scale F(x) + shortcut_scale x), both
+                                scales learned scalars, initially 0.5 each (not a row of
+                                the paper: the "lambda residual" of "History of Residuals
+                                and a Word of Caution")
+        "constant_scaling"      y = ReLU(residual_scale F(x) + shortcut_scale x), fixed
+        ("constant")            scales: shortcut_scale 0.5 and residual_scale 1 by default
+                                (the paper's "0.5 on the shortcut only"; residual_scale
+                                0.5 is its "0.5 on both")
+        "exclusive_gating"      y = ReLU(g(x) F(x) + (1 - g(x)) x): the formula of
+                                HighwayBlock(gate="1x1", post_activation=True)
+        "shortcut_only_gating"  y = ReLU(F(x) + (1 - g(x)) x)
+        ("shortcut_gating")
+        "conv1x1_shortcut"      y = ReLU(F(x) + conv1x1(x)), a learned 1x1 convolution
+        ("conv1x1")             (no bias, He-initialised) on every block
+        "dropout_shortcut"      y = ReLU(F(x) + dropout(x, p=dropout_p)) in training,
+        ("dropout")             p = 0.5 by default; dropout scales kept values by 1/(1 - p)
 
-    Scales apply in "learned" and "constant" only. When the shape changes, x is first
-    replaced by its option-A or option-B shortcut (except in "conv1x1", whose
+    The scales apply in "learned" and "constant_scaling" only, gate_bias in the two
+    gatings, dropout_p in "dropout_shortcut"; the gate's 1x1 convolution reads x and
+    has the block's stride and out_channels. When the shape changes, x is first
+    replaced by its option-A or option-B shortcut (except in "conv1x1_shortcut", whose
     convolution has the stride and the new width).
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
     """
 
-    VARIANTS = ("learned", "constant", "shortcut_gating", "conv1x1", "dropout")
+    VARIANTS = ("learned", "constant_scaling", "exclusive_gating", "shortcut_only_gating",
+                "conv1x1_shortcut", "dropout_shortcut")
+    SCALED_VARIANTS = ("learned", "constant_scaling")
+    GATED_VARIANTS = ("exclusive_gating", "shortcut_only_gating")
 
     def __init__(self, in_channels, out_channels, stride=1, variant="learned", residual_scale=None,
                  shortcut_scale=None, gate_bias=-6.0, dropout_p=0.5, shortcut="A"):
         super().__init__()
+        variant = OLD_VARIANT_NAMES.get(variant, variant)
         if variant not in self.VARIANTS:
-            raise ValueError(f"ScaledResidualBlock: variant must be one of {self.VARIANTS}; got {variant!r}")
-        if (residual_scale is not None or shortcut_scale is not None) and variant not in ("learned", "constant"):
+            raise ValueError(f"ScaledResidualBlock: variant must be one of {self.VARIANTS} (or an old name: "
+                             f"{', '.join(OLD_VARIANT_NAMES)}); got {variant!r}")
+        if (residual_scale is not None or shortcut_scale is not None) and variant not in self.SCALED_VARIANTS:
             raise ValueError(f"ScaledResidualBlock: residual_scale and shortcut_scale apply to the "
-                             f"'learned' and 'constant' variants, not {variant!r}")
+                             f"'learned' and 'constant_scaling' variants, not {variant!r}")
         self.variant = variant
-        self.branch = ResidualBranch(in_channels, out_channels, stride)
-        if variant == "conv1x1":
+        self.branch = ResidualBranch(in_channels, out_channels, stride)             # F
+        if variant == "conv1x1_shortcut":
             self.shortcut = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
             init.kaiming_normal_(self.shortcut.weight, nonlinearity="relu")
         else:
@@ -58,13 +83,13 @@ class ScaledResidualBlock(Module):
         if variant == "learned":
             self.residual_scale = Parameter(filled_array((), 0.5 if residual_scale is None else residual_scale))
             self.shortcut_scale = Parameter(filled_array((), 0.5 if shortcut_scale is None else shortcut_scale))
-        elif variant == "constant":
+        elif variant == "constant_scaling":
             self.residual_scale = 1.0 if residual_scale is None else float(residual_scale)
             self.shortcut_scale = 0.5 if shortcut_scale is None else float(shortcut_scale)
-        elif variant == "shortcut_gating":
-            self.gate = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
-            init.constant_(self.gate.bias, gate_bias)
-        elif variant == "dropout":
+        elif variant in self.GATED_VARIANTS:
+            self.gate = Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)    # g before the sigmoid
+            init.constant_(self.gate.bias, gate_bias)                                      # b_g
+        elif variant == "dropout_shortcut":
             if not 0.0 <= dropout_p < 1.0:
                 raise ValueError(f"ScaledResidualBlock: dropout_p must be in [0, 1); got {dropout_p!r}")
             self.dropout_p = float(dropout_p)
@@ -72,14 +97,17 @@ class ScaledResidualBlock(Module):
     def forward(self, x):
         branch = self.branch(x)                        # F(x)
         carried = self.shortcut(x)                     # x, or its option-A/B/1x1 shortcut
-        if self.variant in ("learned", "constant"):
+        if self.variant in self.SCALED_VARIANTS:
             return kernels.relu(self.residual_scale * branch + self.shortcut_scale * carried, self.fast)
-        if self.variant == "shortcut_gating":
+        if self.variant == "exclusive_gating":
+            gate = F.sigmoid(self.gate(x))             # g(x), in (0, 1)
+            return kernels.relu(gate * branch + (1.0 - gate) * carried, self.fast)
+        if self.variant == "shortcut_only_gating":
             gate = F.sigmoid(self.gate(x))             # g(x), in (0, 1)
             return kernels.relu(branch + (1.0 - gate) * carried, self.fast)
-        if self.variant == "dropout":
+        if self.variant == "dropout_shortcut":
             return kernels.relu(branch + F.dropout(carried, self.dropout_p, training=self.training), self.fast)
-        return kernels.relu(branch + carried, self.fast)                # conv1x1
+        return kernels.relu(branch + carried, self.fast)                # conv1x1_shortcut
 
     def extra_repr(self):
         return f"variant={self.variant!r}"
