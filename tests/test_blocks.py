@@ -192,6 +192,24 @@ def test_highway_default_gate_bias_is_minus_one_and_width_factor_sets_hidden_wid
     assert np.all(nn.HighwayBlock(8, 8, gate="1x1").transform_gate.bias.numpy() == -1.0)
 
 
+@pytest.mark.parametrize("post_activation", [False, True])
+def test_highway_zero_init_last_bn_starts_as_the_gated_carry(post_activation):
+    """zeroBN ("Weighted Skip Connections are Not Harmful"): H's last BN at gamma 0, so
+    H(x) = 0 and y = x (1 - T(x)), then ReLU with post_activation; the gradient still
+    reaches H's weights (through gamma, whose gradient is not 0)."""
+    x = on_device(random_array((2, 3, 4, 4)), "cpu")
+    mr.manual_seed(0)
+    block = nn.HighwayBlock(3, 3, post_activation=post_activation, zero_init_last_bn=True).double()
+    assert not block.transform.bn2.weight.numpy().any()
+    gate = mr.functional.sigmoid(block.transform_gate(x)).numpy()
+    expected = x.numpy() * (1.0 - gate)
+    np.testing.assert_allclose(block(x).numpy(), np.maximum(expected, 0.0) if post_activation else expected,
+                               rtol=1e-12, atol=1e-15)
+    block(x).sum().backward()
+    assert np.abs(block.transform.bn2.weight.grad.numpy()).sum() > 0
+    check_module_gradients(block, random_array((2, 3, 4, 4)), "cpu")
+
+
 def test_simplified_residual_block_is_plain_block_with_identity_added():
     mr.manual_seed(0)
     residual = nn.SimplifiedBlock(3, residual=True).double()

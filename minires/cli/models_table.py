@@ -9,7 +9,7 @@ family names are the ones the builders take, so that ``--model residual_v2`` and
     residual              cifar_net("residual")               shortcut, zero_init_last_bn, placement
     residual_v2           cifar_net("residual_v2")            shortcut, zero_init_last_bn
     highway               cifar_net("highway")                gate, gate_bias, post_activation,
-                                                              width_factor, shortcut
+                                                              width_factor, shortcut, zero_init_last_bn
     van                   cifar_net("van")                    shortcut
     scaled_residual       cifar_net("scaled_residual")        variant, residual_scale, shortcut_scale,
                                                               gate_bias, dropout_p, shortcut
@@ -60,7 +60,8 @@ MODELS = {
     "plain": ("cifar", "plain", ()),
     "residual": ("cifar", "residual", ("shortcut", "zero_init_last_bn", "placement")),
     "residual_v2": ("cifar", "residual_v2", ("shortcut", "zero_init_last_bn")),
-    "highway": ("cifar", "highway", ("gate", "gate_bias", "post_activation", "width_factor", "shortcut")),
+    "highway": ("cifar", "highway", ("gate", "gate_bias", "post_activation", "width_factor", "shortcut",
+                                     "zero_init_last_bn")),
     "van": ("cifar", "van", ("shortcut",)),
     "scaled_residual": ("cifar", "scaled_residual", ("variant", "residual_scale", "shortcut_scale", "gate_bias",
                                                      "dropout_p", "shortcut")),
@@ -110,7 +111,7 @@ def add_block_option_arguments(parser):
              "van, scaled_residual)")
     add("--zero-init-last-bn", action="store_true", default=None,
         help="start each block as its shortcut (residual, residual_v2; not with --placement bn_after_addition "
-             "or relu_before_addition)")
+             "or relu_before_addition); highway: H's last BN at 0, so each block starts as x (1 - T(x))")
     add("--placement", choices=PLACEMENTS,
         help="where the residual unit's BN and ReLUs go, the rows of Table 2 of 'Identity Mappings in Deep "
              "Residual Networks' (residual; default original; full_preactivation is residual_v2's net)")

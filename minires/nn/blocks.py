@@ -204,6 +204,10 @@ class HighwayBlock(Module):
             convolution's bias). Negative biases start the block close to carrying x:
             T = sigmoid(-1) = 0.27 with the default.
         post_activation: apply ReLU after the combination (the "Identity Mappings" variant).
+        zero_init_last_bn: start H's last BN at gamma = 0, so that H(x) = 0 and the block
+            starts as y = x (1 - T(x)) (then ReLU, with post_activation): the "zeroBN"
+            of "Weighted Skip Connections are Not Harmful for Deep Nets", which makes a
+            post-activation highway net with full gates trainable.
         width_factor: the width of H and T between their two convolutions, as a fraction
             of out_channels (rounded, at least 1). Highway nets in the literature use
             about 0.875 to keep the parameter count near a residual net's.
@@ -216,7 +220,7 @@ class HighwayBlock(Module):
     GATES = ("full", "1x1")
 
     def __init__(self, in_channels, out_channels, stride=1, gate="full", gate_bias=-1.0,
-                 post_activation=False, width_factor=1.0, shortcut="A"):
+                 post_activation=False, width_factor=1.0, shortcut="A", zero_init_last_bn=False):
         super().__init__()
         if gate not in self.GATES:
             raise ValueError(f"HighwayBlock: gate must be one of {self.GATES}; got {gate!r}")
@@ -225,6 +229,8 @@ class HighwayBlock(Module):
         hidden_channels = max(1, round(out_channels * width_factor))
         self.gate, self.post_activation = gate, post_activation
         self.transform = ResidualBranch(in_channels, out_channels, stride, hidden_channels)   # H
+        if zero_init_last_bn:
+            init.zeros_(self.transform.bn2.weight)                         # H(x) = 0 at the start
         if gate == "full":
             self.transform_gate = ResidualBranch(in_channels, out_channels, stride, hidden_channels)
             init.constant_(self.transform_gate.bn2.bias, gate_bias)
