@@ -137,8 +137,10 @@ def train_one_epoch(model, loader, optimizer, scheduler=None, scheduler_interval
                 clip_grad_norm_(model.parameters(), max_grad_norm)
             learning_rate = optimizer.param_groups[0]["lr"]
             optimizer.step()
-            if van is not None:
+            if van is not None and van.alpha_loss == "sum":         # dC/dalpha needs N then
                 van.step(learning_rate, batch_size=labels.shape[0])
+            elif van is not None:                                      # as before alpha_loss existed,
+                van.step(learning_rate)                                # so step(lr) overrides still work
             if scheduler is not None and scheduler_interval == "step":
                 scheduler.step()
             if after_step is not None:
