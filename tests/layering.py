@@ -41,10 +41,12 @@ LAYERS = {
     "minires.utils": 5,
     "minires.torch_functions": 5,
     "minires.cli": 5,
+    "minires.sweep": 5,
     "minires.lessons": 5,
     "minires.analysis": 5,
     "minires.tracking": 5,
     "minires.track_plots": 5,
+    "minires.report": 5,
     "minires.__main__": 5,
     "minires": 5,
 }

@@ -2,6 +2,8 @@
 
     minires train [options]        train a net and write a run folder (train_command.py)
     minires plot RUN [RUN ...]     overlay the error curves of runs (plot_command.py)
+    minires sweep CONFIG           train every trial of a sweep config, resumably (sweep_command.py)
+    minires report SWEEP_DIR       a sweep's trials averaged over seeds: tables, figures (report_command.py)
     minires info                   versions, and the device "auto" would pick (info_command.py)
 
 Every error a user can cause ends with one line, ``minires: error: <what is wrong and
@@ -25,7 +27,7 @@ import sys
 from minires.backend import CudaUnavailableError
 from minires.checkpoint import CheckpointError
 from minires.cli.errors import CommandError
-from minires.cli import info_command, plot_command, train_command
+from minires.cli import info_command, plot_command, report_command, sweep_command, train_command
 from minires.data import DatasetError
 from minires.run_directory import RunDirectoryError, RunFileError
 from minires.train import TrainingDiverged
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train and compare plain, residual, highway and VAN nets with minires.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for command in (train_command, plot_command, info_command):
+    for command in (train_command, plot_command, sweep_command, report_command, info_command):
         command.add_parser(commands)
     for subparser in commands.choices.values():
         subparser.add_argument("--debug", action="store_true",
