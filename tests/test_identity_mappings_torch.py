@@ -194,7 +194,8 @@ def test_block_matches_pytorch_twin(name, fast, torch):
 
 @pytest.mark.parametrize("option", [None, "A"])
 def test_dropout_shortcut_matches_pytorch_twin(option, torch):
-    """ReLU(F(x) + dropout(h(x))): the twin gets minires's mask, drawn again from the same seed."""
+    """ReLU(F(x) + m h(x)), m in {0, 1} (no 1/(1 - p) rescaling), and ReLU(F(x) + 0.5 h(x)) in
+    evaluation: the twin gets minires's mask, drawn again from the same seed."""
     mr.manual_seed(0)
     block = (nn.ScaledResidualBlock(3, 3, variant="dropout_shortcut", dropout_p=0.5) if option is None else
              nn.ScaledResidualBlock(2, 4, stride=2, variant="dropout_shortcut", dropout_p=0.5)).double()
@@ -207,7 +208,7 @@ def test_dropout_shortcut_matches_pytorch_twin(option, torch):
 
     def twin(torch, x, w):
         return torch.relu(branch(torch, x, w, stride)
-                          + torch.tensor(kept) * shortcut(torch, x, w, option, out_channels, stride))
+                          + torch.tensor(kept / 2.0) * shortcut(torch, x, w, option, out_channels, stride))
 
-    assert set(np.unique(kept)) == {0.0, 2.0}
+    assert set(np.unique(kept)) == {0.0, 2.0}                 # F.dropout's m / (1 - p); the block uses m
     compare(torch, block, x_array, twin)

@@ -90,6 +90,27 @@ def test_dropout_shortcut_gradcheck(device):
     assert mr.gradcheck(fn, on_device(random_array((2, 3, 4, 4), seed=1), device), *values)
 
 
+def test_dropout_shortcut_is_a_scale_of_expectation_one_half():
+    """Training: m x with m in {0, 1}, not rescaled (about half the values kept, each
+    exactly x's); evaluation: 0.5 x, the expectation (Identity Mappings, Section 3)."""
+    mr.manual_seed(0)
+    block = nn.ScaledResidualBlock(4, 4, variant="dropout_shortcut", dropout_p=0.5).double()
+    x = on_device(np.abs(random_array((8, 4, 6, 6), seed=1)) + 1.0, "cpu", requires_grad=False)
+    with mr.no_grad():
+        branch_train = block.branch(x).numpy()          # batch statistics: the same in both calls
+        block.eval()
+        evaluated = block(x).numpy()
+        expected_eval = np.maximum(block.branch(x).numpy() + 0.5 * x.numpy(), 0.0)
+    np.testing.assert_allclose(evaluated, expected_eval, rtol=1e-12)
+    mr.manual_seed(3)
+    mask = mr.functional.dropout(on_device(np.ones(x.shape), "cpu", False), 0.5, training=True).numpy() / 2.0
+    assert set(np.unique(mask)) == {0.0, 1.0} and 0.4 < mask.mean() < 0.6
+    block.train()
+    with mr.no_grad():
+        mr.manual_seed(3)
+        np.testing.assert_allclose(block(x).numpy(), np.maximum(branch_train + mask * x.numpy(), 0.0), rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", BLOCK_CASES)
 def test_every_parameter_gets_a_gradient(name):
     block, shape = build(name)

@@ -45,8 +45,12 @@ class ScaledResidualBlock(Module):
         ("shortcut_gating")
         "conv1x1_shortcut"      y = ReLU(F(x) + conv1x1(x)), a learned 1x1 convolution
         ("conv1x1")             (no bias, He-initialised) on every block
-        "dropout_shortcut"      y = ReLU(F(x) + dropout(x, p=dropout_p)) in training,
-        ("dropout")             p = 0.5 by default; dropout scales kept values by 1/(1 - p)
+        "dropout_shortcut"      y = ReLU(F(x) + m x) in training, m = 1 with probability
+        ("dropout")             1 - p and 0 otherwise, drawn per value (p = dropout_p, 0.5
+                                by default); y = ReLU(F(x) + (1 - p) x) in evaluation.
+                                Not rescaled by 1/(1 - p) as F.dropout is: the paper reads
+                                this shortcut as a scale whose expectation is 0.5, like
+                                constant scaling by 0.5, which is what hampers it
 
     The scales apply in "learned" and "constant_scaling" only, gate_bias in the two
     gatings, dropout_p in "dropout_shortcut"; the gate's 1x1 convolution reads x and
@@ -106,7 +110,12 @@ class ScaledResidualBlock(Module):
             gate = F.sigmoid(self.gate(x))             # g(x), in (0, 1)
             return kernels.relu(branch + (1.0 - gate) * carried, self.fast)
         if self.variant == "dropout_shortcut":
-            return kernels.relu(branch + F.dropout(carried, self.dropout_p, training=self.training), self.fast)
+            kept_share = 1.0 - self.dropout_p                          # E[m] = 1 - p
+            if self.training:                                          # F.dropout gives m x / (1 - p)
+                carried = F.dropout(carried, self.dropout_p, training=True) * kept_share     # m x
+            else:
+                carried = carried * kept_share                         # (1 - p) x, m's expectation
+            return kernels.relu(branch + carried, self.fast)
         return kernels.relu(branch + carried, self.fast)                # conv1x1_shortcut
 
     def extra_repr(self):
