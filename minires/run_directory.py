@@ -65,7 +65,7 @@ def _is_temporary_file(name) -> bool:
             or name == "curves.tmp.png")
 
 
-def _process_alive(pid) -> bool:
+def process_alive(pid) -> bool:
     """Whether a process with this id runs on this machine (signal 0 checks, sends nothing)."""
     try:
         os.kill(pid, 0)
@@ -170,7 +170,7 @@ class RunDirectory:
             return -1 if young else None
         if host not in (None, socket.gethostname()):
             return pid                  # another machine's process: it cannot be checked from here
-        return pid if _process_alive(pid) else None
+        return pid if process_alive(pid) else None
 
     def _check_not_locked(self):
         owner = self._lock_owner()

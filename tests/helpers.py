@@ -124,3 +124,29 @@ def input_in_layout(x, layout):
         larger[:, :, ::2, ::2] = x
         return larger[:, :, ::2, ::2]
     return np.ascontiguousarray(x)
+
+
+def compare_with_torch_twin(torch, block, x_array, twin, tolerance=1e-10):
+    """Forward, input gradient and every parameter's gradient of a float64 minires block and its
+    PyTorch twin agree; ``twin(torch, x, weights)`` gets the block's state dict as torch
+    tensors. Returns the names of the parameters checked."""
+    x = on_device(x_array, "cpu")
+    y = block(x)
+    torch_weights = {name: torch.tensor(value, requires_grad=True)
+                     for name, value in block.state_dict().items() if value.dtype == np.float64}
+    torch_x = torch.tensor(x_array, requires_grad=True)
+    expected = twin(torch, torch_x, torch_weights)
+    np.testing.assert_allclose(y.numpy(), expected.detach().numpy(), rtol=tolerance, atol=tolerance)
+
+    weights_out = random_array(y.shape, seed=2)
+    y.backward(on_device(weights_out, "cpu", requires_grad=False))
+    expected.backward(torch.tensor(weights_out))
+    np.testing.assert_allclose(x.grad, torch_x.grad.numpy(), rtol=tolerance, atol=tolerance)
+    checked = []
+    for parameter_name, parameter in block.named_parameters():
+        reference = torch_weights[parameter_name].grad
+        assert reference is not None, f"the twin does not use {parameter_name}"
+        np.testing.assert_allclose(parameter.grad, reference.numpy(), rtol=tolerance, atol=tolerance,
+                                   err_msg=parameter_name)
+        checked.append(parameter_name)
+    return checked

@@ -10,7 +10,7 @@ import pytest
 
 import minires as mr
 from minires import nn
-from helpers import on_device, random_array
+from helpers import compare_with_torch_twin, random_array
 
 TOLERANCE = 1e-10
 
@@ -110,21 +110,4 @@ def test_block_matches_pytorch_twin(name, torch):
     for _, module in block.named_modules():            # alpha off 0, so it matters
         if hasattr(module, "alpha"):
             module.alpha.array[...] = np.linspace(0.1, 0.9, module.alpha.shape[0])
-    x_array = random_array(shape, seed=1)
-    x = on_device(x_array, "cpu")
-    y = block(x)
-    torch_weights = {name: torch.tensor(value, requires_grad=True)
-                     for name, value in block.state_dict().items() if value.dtype == np.float64}
-    torch_x = torch.tensor(x_array, requires_grad=True)
-    expected = twin(torch, torch_x, torch_weights)
-    np.testing.assert_allclose(y.numpy(), expected.detach().numpy(), rtol=TOLERANCE, atol=TOLERANCE)
-
-    weights_out = random_array(y.shape, seed=2)
-    y.backward(on_device(weights_out, "cpu", requires_grad=False))
-    expected.backward(torch.tensor(weights_out))
-    np.testing.assert_allclose(x.grad, torch_x.grad.numpy(), rtol=TOLERANCE, atol=TOLERANCE)
-    for parameter_name, parameter in block.named_parameters():
-        reference = torch_weights[parameter_name].grad
-        assert reference is not None, f"the twin does not use {parameter_name}"
-        np.testing.assert_allclose(parameter.grad, reference.numpy(), rtol=TOLERANCE, atol=TOLERANCE,
-                                   err_msg=parameter_name)
+    compare_with_torch_twin(torch, block, random_array(shape, seed=1), twin, TOLERANCE)

@@ -13,7 +13,7 @@ import pytest
 import minires as mr
 from minires import functional as F
 from minires import nn
-from helpers import on_device, random_array
+from helpers import compare_with_torch_twin as compare, on_device, random_array
 
 TOLERANCE = 1e-10
 
@@ -155,30 +155,6 @@ CASES.update({
     "learned_B": (lambda: nn.ScaledResidualBlock(2, 4, stride=2, variant="learned", residual_scale=0.7,
                                                  shortcut_scale=0.3, shortcut="B"), (3, 2, 6, 6), learned, "B", 4, 2),
 })
-
-
-def compare(torch, block, x_array, twin):
-    """Forward, input gradient and every parameter's gradient of block and twin agree."""
-    x = on_device(x_array, "cpu")
-    y = block(x)
-    torch_weights = {name: torch.tensor(value, requires_grad=True)
-                     for name, value in block.state_dict().items() if value.dtype == np.float64}
-    torch_x = torch.tensor(x_array, requires_grad=True)
-    expected = twin(torch, torch_x, torch_weights)
-    np.testing.assert_allclose(y.numpy(), expected.detach().numpy(), rtol=TOLERANCE, atol=TOLERANCE)
-
-    weights_out = random_array(y.shape, seed=2)
-    y.backward(on_device(weights_out, "cpu", requires_grad=False))
-    expected.backward(torch.tensor(weights_out))
-    np.testing.assert_allclose(x.grad, torch_x.grad.numpy(), rtol=TOLERANCE, atol=TOLERANCE)
-    checked = []
-    for parameter_name, parameter in block.named_parameters():
-        reference = torch_weights[parameter_name].grad
-        assert reference is not None, f"the twin does not use {parameter_name}"
-        np.testing.assert_allclose(parameter.grad, reference.numpy(), rtol=TOLERANCE, atol=TOLERANCE,
-                                   err_msg=parameter_name)
-        checked.append(parameter_name)
-    return checked
 
 
 @pytest.mark.parametrize("name", CASES)

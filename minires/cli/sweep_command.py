@@ -17,7 +17,7 @@ import os
 import sys
 
 from minires.cli.errors import CommandError
-from minires.cli.train_command import check_data_exists
+from minires.cli.train_command import check_data_exists, positive_int
 
 EPILOG = """\
 The config file:
@@ -50,16 +50,6 @@ throughput of one at a time with cpus = 2).
 """
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-_positive_int.__name__ = "positive integer"   # what argparse names in "invalid positive integer value"
-
-
 def add_parser(commands):
     parser = commands.add_parser(
         "sweep", help="train every trial of a sweep config (a grid of train settings), resumably",
@@ -68,7 +58,7 @@ def add_parser(commands):
     add("config", metavar="CONFIG", help="the sweep's TOML file")
     add("--scale", metavar="NAME", help="use the config's [scale.NAME] (its base overrides, its grid replaces)")
     add("--out", metavar="SWEEP_DIR", help="the sweep folder (default: sweeps/<name>[-<scale>])")
-    add("--jobs", type=_positive_int, default=1, metavar="N",
+    add("--jobs", type=positive_int, default=1, metavar="N",
         help="trials at a time on this machine (default: 1; see below)")
     add("--ray", metavar="ADDRESS",
         help="run each trial as a task of a Ray cluster: auto (the cluster this machine belongs to), "

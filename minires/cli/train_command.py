@@ -52,14 +52,14 @@ DEFAULTS = {
 RESUMABLE_CHANGES = ("epochs", "device")
 
 
-def _positive_int(text):
+def positive_int(text):
     value = int(text)
     if value < 1:
         raise ValueError(text)
     return value
 
 
-_positive_int.__name__ = "positive integer"   # what argparse names in "invalid positive integer value"
+positive_int.__name__ = "positive integer"   # what argparse names in "invalid positive integer value"
 
 
 def _track_kinds(text):
@@ -75,8 +75,8 @@ def add_parser(commands):
     add = parser.add_argument
     add("--model", type=models_table.model_name, metavar="MODEL",
         help=f"the family: {', '.join(models_table.MODEL_NAMES)} (default: residual)")
-    add("--depth", type=_positive_int, help="layers with weights; 6n+2 for the CIFAR nets (default: 8)")
-    add("--width", type=_positive_int, help="channels of the first stage, or units of an MLP")
+    add("--depth", type=positive_int, help="layers with weights; 6n+2 for the CIFAR nets (default: 8)")
+    add("--width", type=positive_int, help="channels of the first stage, or units of an MLP")
     add("--stages", type=int, choices=(3, 4),
         help="stages of a CIFAR net: 3 (the ResNet paper's, depth 6n+2; default) or 4 (the VAN paper's, "
              "depth 8n+2)")
@@ -84,19 +84,19 @@ def add_parser(commands):
                        "mnist, fashion-mnist, or a PATH: a folder or .tar.gz with train/ and test/ "
                        "class folders, or one holding cifar-10-python.tar.gz")
     add("--download", action="store_true", default=None, help="download cifar10/mnist if missing")
-    add("--train-subset", type=_positive_int, help="train on this many images (seeded random choice)")
-    add("--test-subset", type=_positive_int, help="test on this many images (seeded random choice)")
+    add("--train-subset", type=positive_int, help="train on this many images (seeded random choice)")
+    add("--test-subset", type=positive_int, help="test on this many images (seeded random choice)")
     add("--no-augment", dest="augment", action="store_false", default=None,
         help="no random crop and flip")
-    add("--epochs", type=_positive_int, help="default: 6")
-    add("--batch-size", type=_positive_int, help="default: 128")
+    add("--epochs", type=positive_int, help="default: 6")
+    add("--batch-size", type=positive_int, help="default: 128")
     add("--optimizer", choices=("sgd", "adam", "adamw"), help="default: sgd")
     add("--lr", type=float, help="peak learning rate (default: 0.1)")
     add("--momentum", type=float, help="SGD momentum (default: 0.9)")
     add("--weight-decay", type=float, help="default: 5e-4")
     add("--nesterov", action="store_true", default=None)
     add("--schedule", choices=SCHEDULES, help="stepped after every batch (default: cosine)")
-    add("--milestones", type=_positive_int, nargs="+",
+    add("--milestones", type=positive_int, nargs="+",
         help="multistep: epochs after which lr is multiplied by --gamma (default: 50%% and 75%%)")
     add("--gamma", type=float, help="multistep factor (default: 0.1)")
     add("--warmup-epochs", type=int, help="linear warm-up before the schedule (default: 0)")
@@ -121,7 +121,7 @@ def add_parser(commands):
     add("--track", type=_track_kinds, metavar="KINDS",
         help=f"measure the net every --track-every steps and write tracks.jsonl and tracks.png: "
              f"a comma-separated list of {', '.join(tracking.KINDS)} (see minires.tracking)")
-    add("--track-every", type=_positive_int, metavar="STEPS", help="steps between two records (default: 20)")
+    add("--track-every", type=positive_int, metavar="STEPS", help="steps between two records (default: 20)")
     add("--out", help="the run folder (default: runs/<model><depth>-<data>-<time>)")
     add("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     add("--overwrite", action="store_true", help="replace the run already in --out")

@@ -267,4 +267,3 @@ def parse_override(text) -> tuple:
     except tomllib.TOMLDecodeError:
         parsed = value
     return key.strip(), parsed
-

@@ -23,7 +23,7 @@ import socket
 
 from minires.checkpoint import write_atomically
 from minires.cli.errors import CommandError
-from minires.run_directory import RunDirectory, RunDirectoryError
+from minires.run_directory import RunDirectory, RunDirectoryError, process_alive
 
 TABLE = "trials.jsonl"
 LOCK = ".minires-sweep-lock"
@@ -33,17 +33,6 @@ STATUSES = ("running", "done", "failed", "interrupted")
 
 def now() -> str:
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _process_alive(pid) -> bool:
-    """Whether a process with this id runs on this machine (signal 0 checks, sends nothing)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:          # it exists, and belongs to another user
-        return True
-    return True
 
 
 class SweepFolder:
@@ -173,7 +162,7 @@ class SweepFolder:
             return
         except (OSError, ValueError, TypeError, KeyError):
             return                              # unreadable: a crash's leftover
-        if host == socket.gethostname() and not _process_alive(pid):
+        if host == socket.gethostname() and not process_alive(pid):
             return
         raise CommandError(f"{self.path} is in use by another minires sweep (process {pid} on {host}); "
                            f"wait until it ends, or delete {path} if no sweep runs there any more")
