@@ -18,6 +18,9 @@ from strict_device import count_synchronizations
 LABELS = np.array([0, 3, 7, 9])
 
 
+PLACEMENTS = ("bn_after_addition", "relu_before_addition", "relu_only_preactivation")
+
+
 def build(name, device="cpu"):
     """A small float64 net: "residual" (cifar_net, depth 8, width 4: 3 blocks),
     "highway_1x1" (1x1 gates, ReLU after), "mlp_van" (mlp_net, 3 blocks of 6 units),
@@ -29,6 +32,8 @@ def build(name, device="cpu"):
         net = models.simplified_net("residual", 4, width=4)
     elif name == "highway_1x1":
         net = models.cifar_net("highway", 8, width=4, gate="1x1", post_activation=True)
+    elif name in PLACEMENTS:
+        net = models.cifar_net("residual", 8, width=4, placement=name)
     else:
         net = models.cifar_net(name, 8, width=4)
     return net.double().to(device)
@@ -120,9 +125,15 @@ def test_weight_norms_read_every_weight_and_its_grad(device):
 def zeros_by_hand(block, x):
     """(values at 0 after each ReLU of ``block``, values in all), from its layers called by hand."""
     counts = []
+    placement = getattr(block, "placement", None) if isinstance(block, nn.ResidualBlock) else None
     if isinstance(block, nn.ResidualBlock) and block.preact:
         first = block.bn1(x)
         counts += [first.numpy() <= 0, block.bn2(block.conv1(F.relu(first))).numpy() <= 0]
+    elif placement == "relu_before_addition":                                  # ReLU(F(x)) + x
+        inner = block.branch.bn1(block.branch.conv1(x))
+        counts += [inner.numpy() <= 0, block.branch(x).numpy() <= 0]
+    elif placement == "relu_only_preactivation":                               # F(ReLU(x)) + x
+        counts += [x.numpy() <= 0, block.branch.bn1(block.branch.conv1(F.relu(x))).numpy() <= 0]
     elif isinstance(block, nn.DenseHighwayBlock):
         counts.append(block.transform(x).numpy() <= 0)
     else:
@@ -134,7 +145,7 @@ def zeros_by_hand(block, x):
 
 
 @pytest.mark.parametrize("name", ["plain", "residual", "residual_v2", "highway", "highway_1x1", "van",
-                                  "scaled_residual", "mlp_plain", "mlp_highway", "simplified"])
+                                  "scaled_residual", "mlp_plain", "mlp_highway", "simplified", *PLACEMENTS])
 def test_dead_relu_fraction_counts_the_zeros_of_every_relu(name, device):
     net = build(name, device)
     images = images_for(net, device)

@@ -135,11 +135,12 @@ def dead_relu_fraction(model, images) -> dict:
     - where a ReLU's input is a module's output z (batch norm bn1 inside every
       ResidualBranch: the branch of plain, residual v1, VAN and scaled blocks, and both
       the transform H and a "full" transform gate of a highway block; bn1 and bn2 of a
-      pre-activation block; the transform Linear of a dense highway block): the values
-      with z <= 0, whose ReLU output is 0;
-    - where a block's output is a ReLU's (plain, residual v1, VAN, scaled, simplified,
-      the dense plain, residual and VAN blocks; highway with post_activation): the
-      output values equal to 0.
+      pre-activation block; bn1 and bn2 of a ReLU-before-addition block; the block's
+      input x and bn1 of a ReLU-only pre-activation block; the transform Linear of a
+      dense highway block): the values with z <= 0, whose ReLU output is 0;
+    - where a block's output is a ReLU's (plain, residual v1 and BN after addition,
+      VAN, scaled, simplified, the dense plain, residual and VAN blocks; highway with
+      post_activation): the output values equal to 0.
 
         fraction[l] = (zeros counted in block l) / (values counted in block l)
 
@@ -158,7 +159,8 @@ def dead_relu_fraction(model, images) -> dict:
     counts, hooks = [[] for _ in found], []
     for index, (_, block) in enumerate(found):
         relu_inputs, ends_with_relu = _relu_inputs(block)
-        hooks += [(module, recorder(counts[index], _zeros_at_or_below)) for module in relu_inputs]
+        hooks += [(module, recorder(counts[index], _zeros_at_or_below, of_input))
+                  for module, of_input in relu_inputs]
         if ends_with_relu:
             hooks.append((block, recorder(counts[index], _zeros)))
     with buffers_kept(model):
@@ -193,16 +195,22 @@ def _modules_to_measure(function_name, model, modules):
 
 
 def _relu_inputs(block):
-    """(modules of ``block`` whose output goes straight into a ReLU, whether the block's
-    own output is a ReLU's): what dead_relu_fraction counts, block by block."""
-    if isinstance(block, ResidualBlock) and block.preact:
-        return [block.bn1, block.bn2], False            # ReLU(bn1(x)), ReLU(bn2(conv1(...)))
+    """([(module, of_input)]: the modules of ``block`` whose output (or, with of_input, whose
+    input) goes straight into a ReLU; whether the block's own output is a ReLU's): what
+    dead_relu_fraction counts, block by block."""
+    placement = getattr(block, "placement", None) if isinstance(block, ResidualBlock) else None
+    if placement == "full_preactivation":
+        return [(block.bn1, False), (block.bn2, False)], False      # ReLU(bn1(x)), ReLU(bn2(conv1(...)))
+    if placement == "relu_before_addition":
+        return [(block.branch.bn1, False), (block.branch.bn2, False)], False   # ReLU(F(x)) + x
+    if placement == "relu_only_preactivation":
+        return [(block, True), (block.branch.bn1, False)], False   # F(ReLU(x)) + x: x, then F's inner ReLU
     if isinstance(block, DenseHighwayBlock):
-        return [block.transform], False                 # H = ReLU(transform(x))
-    branches = [module.bn1 for module in block.modules() if isinstance(module, ResidualBranch)]
+        return [(block.transform, False)], False                  # H = ReLU(transform(x))
+    branches = [(module.bn1, False) for module in block.modules() if isinstance(module, ResidualBranch)]
     if isinstance(block, HighwayBlock):
         return branches, block.post_activation
-    return branches, True
+    return branches, True                                         # bn_after_addition too: ReLU(BN(F(x) + x))
 
 
 def _zeros(array):
