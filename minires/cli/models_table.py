@@ -24,7 +24,8 @@ given to a variant or placement that does not use it (block_options).
 
 The rows of "Identity Mappings in Deep Residual Networks" (He, Zhang, Ren and Sun,
 2016), ResNet-110 on CIFAR-10, each one command (add --depth 110 --data cifar10 and the
-schedule); the test errors (%) are those the paper reports:
+schedule); the test errors (%) are those the paper reports (quoted; its text is not in
+shared/papers, so they were not checked against it here):
 
     Table 1, the shortcut (all on the original unit, ReLU after the addition)
     original                     6.61   --model residual
