@@ -280,15 +280,18 @@ def test_scaled_residual_variant_equations(variant, options, expected):
 
 
 def test_dropout_shortcut_in_training_and_eval():
+    """The old name "dropout" is the dropout shortcut: m x in training (m in {0, 1}, not
+    rescaled), (1 - p) x in evaluation."""
     mr.manual_seed(0)
     block = nn.ScaledResidualBlock(3, 3, variant="dropout", dropout_p=0.5).double()
     x = mr.tensor(np.abs(random_array((4, 3, 6, 6))) + 1.0)
     block.eval()
-    np.testing.assert_allclose(block(x).numpy(), np.maximum(block.branch(x).numpy() + x.numpy(), 0), atol=1e-12)
+    np.testing.assert_allclose(block(x).numpy(), np.maximum(block.branch(x).numpy() + 0.5 * x.numpy(), 0),
+                               atol=1e-12)
     block.train()
     mr.manual_seed(1)
     y = block(x).numpy()
     mr.manual_seed(1)
-    dropped = mr.functional.dropout(x, 0.5, training=True).numpy()      # the same mask
-    assert np.any(dropped == 0)
-    np.testing.assert_allclose(y, np.maximum(block.branch(x).numpy() + dropped, 0), atol=1e-12)
+    kept = 0.5 * mr.functional.dropout(x, 0.5, training=True).numpy()  # the same mask: m x
+    assert np.any(kept == 0) and np.all((kept == 0) | (kept == x.numpy()))
+    np.testing.assert_allclose(y, np.maximum(block.branch(x).numpy() + kept, 0), atol=1e-12)
