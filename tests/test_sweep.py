@@ -8,6 +8,7 @@ test_sweep_ray.py runs one through Ray.
 import csv
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -221,6 +222,15 @@ def test_ray_options_are_checked_before_anything_is_written(tmp_path, capsys, mo
         'minires: error: --ray needs Ray, which minires installs as its cluster extra: '
         'python -m pip install -e ".[cluster]" (or pip install "ray>=2.9")\n')
     assert not (tmp_path / "out").exists()
+
+
+def test_the_readmes_example_config_is_a_valid_sweep(tmp_path):
+    """The config the README's Studies section shows loads as it is, and is what it says."""
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    sweep = load_config(write_config(tmp_path, example))
+    assert sweep.name == "plain-vs-residual" and len(sweep.trials()) == 8
+    assert sweep.published["rows"][0]["model"] == "residual"
 
 
 def test_set_replaces_a_base_setting_for_every_trial_and_is_checked(tmp_path, capsys):
