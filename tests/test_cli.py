@@ -2,6 +2,7 @@
 an interruption, plot and info, and a one-line error for each mistake a user can make."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 import minires.train
 from minires.checkpoint import load_checkpoint
-from minires.cli import main
+from minires.cli import info_command, main
 
 # A few seconds each: 96 training and 40 test images of the bundled sample, width 4.
 SMALL_RUN = ["--data", "sample", "--train-subset", "96", "--test-subset", "40", "--width", "4",
@@ -42,6 +43,7 @@ def test_a_small_run_writes_its_folder(tmp_path, capsys):
     assert config["settings"]["fast"] is True                # which kernels ran: minires.fast's
     assert config["settings"]["seed"] == 0 and config["device"] == "cpu"
     assert config["versions"]["numpy"] == numpy.__version__
+    assert "minires_commit" in config["versions"]           # the code that made the run (None outside git)
     assert config["train_images"] == 96 and config["test_images"] == 40
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in metrics] == [1, 2]
@@ -102,6 +104,27 @@ def test_plot_overlays_runs_and_info_reports(tmp_path, capsys):
     assert main(["info"]) == 0
     printed = capsys.readouterr().out
     assert f"numpy: {numpy.__version__}" in printed and "device auto:" in printed
+
+
+def test_the_source_commit_names_the_checkout_minires_runs_from(monkeypatch):
+    checkout = Path(info_command.__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (checkout / ".git").exists():
+        pytest.skip("minires is not imported from a git checkout here")
+    head = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert info_command.source_commit() in (head, head + "+modified")
+
+    answers = {("rev-parse", "--show-toplevel"): str(checkout), ("rev-parse", "HEAD"): "a" * 40}
+    monkeypatch.setattr(info_command, "_git", lambda folder, *arguments: answers.get(
+        arguments[:2], " M minires/tensor.py"))                    # git status: a tracked file changed
+    assert info_command.source_commit() == "a" * 40 + "+modified"
+    answers[("rev-parse", "--show-toplevel")] = str(checkout.parent)   # minires inside another repository
+    assert info_command.source_commit() is None
+
+    def no_git(folder, *arguments):
+        raise FileNotFoundError("git")
+    monkeypatch.setattr(info_command, "_git", no_git)
+    assert info_command.source_commit() is None
 
 
 def test_python_dash_m_runs_the_command_line():

@@ -14,6 +14,7 @@ from minires.cli import main
 from minires.report.aggregate import (curve_statistics, group_trials, metrics_to_report, paper_value,
                                       summarize)
 from minires.report.sweep_folder import read_sweep
+from minires.report.tables import minires_versions
 
 CITATION = "He, Zhang, Ren and Sun, Deep Residual Learning for Image Recognition, CVPR 2016, table 6"
 
@@ -361,3 +362,14 @@ def test_a_line_cut_short_by_a_killed_sweep_is_skipped_and_named(tmp_path):
     failed = next(line for line in text.splitlines() if line.startswith("| residual-32-s1 |"))
     assert "exit status 1; the log ends: line 0 of the log line 1" in failed
     assert failed.endswith("... (see logs/residual-32-s1.log) |") and len(failed) < 450
+
+
+def test_the_report_names_the_commit_each_trial_ran(tmp_path):
+    sweep = read_sweep(two_by_two_by_two(tmp_path / "sweep"))
+    assert minires_versions(sweep) == "0.1.0"                     # trials that recorded no commit
+    for trial in sweep.trials:
+        trial.versions["minires_commit"] = "c" * 40
+    assert minires_versions(sweep) == "0.1.0, commit " + "c" * 40
+    sweep.trials[0].versions["minires_commit"] = "d" * 40 + "+modified"
+    assert minires_versions(sweep).startswith(f"0.1.0, commit {'d' * 40}+modified (plain-20-s0); "
+                                              f"0.1.0, commit {'c' * 40} (plain-20-s1, plain-32-s0, plain-32-s1, ...)")

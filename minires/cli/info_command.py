@@ -2,6 +2,7 @@
 
 import os
 import platform
+import subprocess
 from importlib import metadata
 
 from minires import backend
@@ -18,14 +19,41 @@ def add_parser(commands):
 
 
 def installed_versions() -> dict:
-    """The installed version of each package minires uses (None when absent)."""
+    """The installed version of each package minires uses (None when absent), and the
+    git commit of the minires source that runs (see :func:`source_commit`)."""
     versions = {"python": platform.python_version()}
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    versions["minires_commit"] = source_commit()
     return versions
+
+
+def source_commit():
+    """The git commit minires is imported from, when it runs from a git checkout (as
+    ``pip install -e .`` leaves it): "<40 hex digits>", with "+modified" appended when
+    tracked files under minires/ differ from that commit; None when minires is not the
+    top of a checkout or git is not installed. A run's config.json records it, so that
+    a published result names the code that made it."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))      # .../minires
+    checkout = os.path.dirname(package)
+    try:
+        top = _git(checkout, "rev-parse", "--show-toplevel")
+        if os.path.realpath(top) != os.path.realpath(checkout):
+            return None                        # an installed copy that sits inside some other repository
+        commit = _git(checkout, "rev-parse", "HEAD")
+        modified = _git(checkout, "status", "--porcelain", "--untracked-files=no", "--", "minires")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+modified" if modified else "")
+
+
+def _git(folder, *arguments) -> str:
+    result = subprocess.run(["git", "-C", folder, *arguments], capture_output=True, text=True, timeout=10,
+                            check=True)
+    return result.stdout.strip()
 
 
 def run(arguments):

@@ -136,15 +136,22 @@ def left_out_table(sweep) -> list:
 
 
 def minires_versions(sweep) -> str:
-    """'0.1.0', or each version with what ran on it when the sweep and its trials differ."""
+    """'0.1.0, commit <hex>', or each version with the trials it ran when they differ.
+
+    The commit is the git commit of the minires source that ran a trial (minires_commit
+    in its versions, "+modified" when minires/ had uncommitted changes), where one was
+    recorded; sweep.json's version stands in when no trial recorded one.
+    """
     versions = {}
-    if sweep.info.get("minires"):
-        versions.setdefault(str(sweep.info["minires"]), []).append("the sweep")
     for trial in sweep.trials:
         if trial.versions.get("minires"):
-            versions.setdefault(str(trial.versions["minires"]), []).append(trial.trial)
-    if len(versions) <= 1:
-        return next(iter(versions), "not recorded")
+            commit = trial.versions.get("minires_commit")
+            version = str(trial.versions["minires"]) + (f", commit {commit}" if commit else "")
+            versions.setdefault(version, []).append(trial.trial)
+    if not versions:
+        return str(sweep.info.get("minires") or "not recorded")
+    if len(versions) == 1:
+        return next(iter(versions))
     return "; ".join(f"{version} ({', '.join(users[:3])}{', ...' if len(users) > 3 else ''})"
                      for version, users in versions.items())
 
