@@ -373,3 +373,45 @@ def test_the_report_names_the_commit_each_trial_ran(tmp_path):
     sweep.trials[0].versions["minires_commit"] = "d" * 40 + "+modified"
     assert minires_versions(sweep).startswith(f"0.1.0, commit {'d' * 40}+modified (plain-20-s0); "
                                               f"0.1.0, commit {'c' * 40} (plain-20-s1, plain-32-s0, plain-32-s1, ...)")
+
+
+def test_tracked_alpha_and_noise_stability_are_summed_up_per_group(tmp_path, capsys):
+    """VAN at depth 10, two seeds: plain at steps 30 and 20 (mean 25, std 10 / sqrt 2);
+    VAN (lambda = 0) at depth 10, two seeds: one never plain. Noise stability per layer at
+    the last record: means over the layers 0.2 and 0.4 (mean 0.3, std 0.2 / sqrt 2)."""
+    def van(seed, **settings):
+        return {"model": "van", "depth": 10, "seed": seed, **settings}
+    sweep = write_sweep(tmp_path / "sweep", ["model", "no_lagrange_multipliers", "depth", "seed"], [
+        ("van-s0", van(0), "done", 0.30, 0.20, None, [(0.5, 0.4), (0.3, 0.30)], None),
+        ("van-s1", van(1), "done", 0.32, 0.22, None, [(0.5, 0.4), (0.3, 0.32)], None),
+        ("free-s0", van(0, no_lagrange_multipliers=True), "done", 0.31, 0.21, None, [(0.5, 0.4), (0.3, 0.31)], None),
+        ("free-s1", van(1, no_lagrange_multipliers=True), "done", 0.33, 0.23, None, [(0.5, 0.4), (0.3, 0.33)], None),
+    ], base={"epochs": 2, "track": ["alpha", "noise-stability"], "data": "cifar10-jpeg.tar.gz"})
+    residuals = {"van-s0": [16.0, 0.5, 0.0, 0.0], "van-s1": [16.0, 0.0, 0.0, 0.0],
+                 "free-s0": [16.0, 4.0, 0.0, 0.0], "free-s1": [16.0, 8.0, 2.0, 0.25]}
+    noise = {"van-s0": [0.1, 0.3], "van-s1": [0.3, 0.5], "free-s0": [0.2, 0.2], "free-s1": [0.2, 0.2]}
+    for trial, values in residuals.items():
+        records = [{"step": 10 * (index + 1), "epoch": 1 + index // 2, "alpha_residual": value,
+                    "noise_stability": [9.0, 9.0], "weight_layers": ["conv", "fc"]} for index, value in enumerate(values)]
+        records[-1]["noise_stability"] = noise[trial]
+        (sweep / "trials" / trial / "tracks.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    (sweep / "data.sha256").write_text("ab" * 32 + "  cifar10-jpeg.tar.gz\n")
+    assert main(["report", str(sweep)]) == 0
+    rows = read_csv(sweep / "report" / "tracks.csv")
+    assert [(row["family"], row["depth"]) for row in rows] == [("van", "10"), ("van, no_lagrange_multipliers=True", "10")]
+    van_row, free_row = rows
+    assert (van_row["plain_at_step_mean"], van_row["plain_at_step_std"], van_row["plain_at_step_n"],
+            van_row["never_plain"]) == ("25", "7.07107", "2", "0")
+    assert (free_row["plain_at_step_mean"], free_row["plain_at_step_std"], free_row["plain_at_step_n"],
+            free_row["never_plain"]) == ("30", "", "1", "1")
+    assert (free_row["alpha_residual_last_mean"], free_row["alpha_residual_last_std"]) == ("0.125", "0.176777")
+    assert (van_row["noise_stability_mean_mean"], van_row["noise_stability_mean_std"]) == ("0.3", "0.141421")
+    text = (sweep / "report" / "report.md").read_text()
+    assert "## Tracked inside the nets" in text and "30 (n=1), 1 never" in text
+    assert f"- data: cifar10-jpeg.tar.gz, sha256 {'ab' * 32} (data.sha256)" in text
+    for name in ("alpha_residual.png", "noise_stability.png"):
+        assert Image.open(sweep / "report" / name).size[0] > 300 and f"![{name}]({name})" in text
+
+    (sweep / "data.sha256").write_text("not a hash\n")
+    assert main(["report", str(sweep)]) == 2
+    assert "data.sha256 is damaged" in capsys.readouterr().err

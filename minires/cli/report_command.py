@@ -9,6 +9,15 @@ Writes into ``SWEEP_DIR/report/`` (or ``--out``):
     error_vs_depth.png  error against depth, a line per family (families.png, a bar per
                         family, when the sweep ran one depth)
     curves.png          test error against epoch, a panel per depth, a band of one std
+
+and, where the trials were trained with --track alpha or noise-stability (minires.report.tracks):
+
+    tracks.csv          per (family, depth): the first step with every VAN alpha at 1, the alpha
+                        residual and the mean noise stability at the end (mean, std, n)
+    alpha_residual.png  the alpha residual against the step
+    noise_stability.png the relative change of the logits per layer, at the end
+
+A sweep folder holding data.sha256 (a results/ folder does) has the data's hash in report.md.
 """
 
 import os
@@ -19,6 +28,7 @@ from minires.report.aggregate import depth_is_varied, group_trials, metrics_to_r
 from minires.report.figures import plot_curves_by_depth, plot_error_against_depth, plot_families
 from minires.report.sweep_folder import METRICS, read_sweep
 from minires.report.tables import csv_table, markdown_report
+from minires.report.tracks import plot_alpha_residual, plot_noise_stability, read_group_tracks, tracks_csv
 from minires.run_directory import write_atomically
 
 
@@ -56,8 +66,21 @@ def output_folder(arguments) -> str:
     return out
 
 
+def data_sha256(sweep_folder):
+    """The line of SWEEP_DIR/data.sha256 ("<hash>  <file name>", as sha256sum writes it), or None."""
+    path = os.path.join(sweep_folder, "data.sha256")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        line = file.readline().strip()
+    if len(line.split()) != 2 or len(line.split()[0]) != 64:
+        raise CommandError(f"{path} is damaged: expected one line '<64 hex digits>  <file name>', got {line!r}")
+    return line
+
+
 def run(arguments):
     sweep = read_sweep(arguments.sweep)
+    data_hash = data_sha256(arguments.sweep)
     metrics = metrics_to_report(arguments.metric, sweep.published)
     groups = group_trials(sweep)
     if not any(group.done for group in groups):
@@ -80,11 +103,22 @@ def run(arguments):
                                   "training error dashed")]
         draw = [lambda file: plot_families(groups, metrics, file, paper_metric),
                 lambda file: plot_curves_by_depth(groups, file)]
+    tracked = read_group_tracks(sweep, groups)
+    if any(tracks.alpha for tracks in tracked):
+        figures.append(("alpha_residual.png", "VAN's alpha residual against the step: mean over seeds, band one "
+                                              "standard deviation; 0 when every skip is phased out"))
+        draw.append(lambda file: plot_alpha_residual(tracked, file))
+    if any(tracks.noise for tracks in tracked):
+        figures.append(("noise_stability.png", "Noise stability per layer at the end of training: the relative "
+                                               "change of the logits, mean over seeds, bars one standard deviation"))
+        draw.append(lambda file: plot_noise_stability(tracked, file))
     for (name, _), write in zip(figures, draw):
         write_atomically(os.path.join(out, name), write)
     texts = {"table.csv": csv_table(sweep, groups, metrics),
              "report.md": markdown_report(sweep, groups, metrics, figures, regenerating_command(arguments),
-                                          depth_varied)}
+                                          depth_varied, tracked, data_hash)}
+    if tracked:
+        texts["tracks.csv"] = tracks_csv(sweep, tracked)
     for name, text in texts.items():
         write_atomically(os.path.join(out, name), lambda file, text=text: file.write(text.encode("utf-8")))
     done = sum(len(group.done) for group in groups)

@@ -11,6 +11,7 @@ import json
 
 from minires.report.aggregate import family_keys, unmatched_rows
 from minires.report.sweep_folder import METRICS
+from minires.report.tracks import tracks_table
 
 LONGEST_ERROR = 300         # characters of a trial's error in report.md
 
@@ -156,13 +157,16 @@ def minires_versions(sweep) -> str:
                      for version, users in versions.items())
 
 
-def markdown_report(sweep, groups, metrics, figures, command, depth_varied) -> str:
-    """report.md: how it was made, the results table, the figures, and the trials left out.
+def markdown_report(sweep, groups, metrics, figures, command, depth_varied, tracked=(), data_sha256=None) -> str:
+    """report.md: how it was made, the results table, the tracked measures, the figures,
+    and the trials left out.
 
     Args:
         figures: (file name, caption) of each figure, in the order to show them.
         command: the command line that makes this report again.
         depth_varied: False when the sweep ran one depth (a bar chart replaces error against depth).
+        tracked: the GroupTracks of minires.report.tracks (none: no section).
+        data_sha256: the sweep folder's data.sha256 line ("<hash>  <file name>"), when it has one.
     """
     info = sweep.info
     statuses = {}
@@ -174,11 +178,13 @@ def markdown_report(sweep, groups, metrics, figures, command, depth_varied) -> s
         lines += [" ".join(str(info["description"]).split()), ""]
     lines += [
         "Made by `minires report` from the sweep folder's small files alone (sweep.json, trials.jsonl, "
-        "and each trial's config.json and metrics.jsonl; no checkpoint). To make it again:", "",
+        "and each trial's config.json, metrics.jsonl and tracks.jsonl; no checkpoint). To make it again:", "",
         f"    {command}", "",
         f"- config: {info.get('config_file') or '-'} (as run: sweep.toml), scale: {info.get('scale') or '-'}, "
         f"created {info.get('created') or '-'}",
         f"- varied: {', '.join(sweep.grid_keys) or 'nothing'}",
+        f"- data: {sweep.base.get('data', 'each trial its own')}"
+        + (f", sha256 {data_sha256.split()[0]} (data.sha256)" if data_sha256 else ""),
         f"- minires: {minires_versions(sweep)}",
         f"- trials: {len(sweep.trials)} recorded: {counts}",
         *([f"- trials.jsonl lines {', '.join(map(str, sweep.cut_lines))} are not JSON (cut short when a "
@@ -190,6 +196,16 @@ def markdown_report(sweep, groups, metrics, figures, command, depth_varied) -> s
         "lowest over the epochs (chosen by looking at the test set, so optimistic); final train error: "
         "over the last epoch's batches, while training.", "",
         *results_table(sweep, groups, metrics), "",
+    ]
+    if tracked:
+        lines += ["## Tracked inside the nets", "",
+                  "From the trials' tracks.jsonl (minires train --track), mean ± std over seeds, as "
+                  "tracks.csv holds them. The alpha residual (1/L) Σ_l ||1 - α_l||² of a VAN net is 0 when "
+                  "every alpha is 1, the net plain; its first step is the first record with 0 (records every "
+                  "track_every steps). Noise stability: the relative change of the logits when one layer's "
+                  "weights get noise of 1% of their norm, averaged over the layers.", "",
+                  *tracks_table(tracked), ""]
+    lines += [
         "## Figures", "",
     ]
     if not depth_varied:
