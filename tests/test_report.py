@@ -133,6 +133,7 @@ def test_report_md_says_how_to_remake_it_and_lists_the_failed_trial(report):
     text = (out / "report.md").read_text()
     assert f"    minires report {sweep}\n" in text
     assert "- minires: 0.1.0" in text and "- trials: 8 recorded: 7 done, 1 failed" in text
+    assert "- time: 1.5 min of training for the 7 finished trials\n" in text       # 7 x 12.5 s
     lines = text.splitlines()
     plain_20 = next(line for line in lines if line.startswith("| plain | 20 |"))
     assert plain_20 == "| plain | 20 | 2 | 11.00 | 1.41 | 10.50 | 1.41 | 6.00 | 1.41 | 10.00 | +1.00 |"
@@ -286,6 +287,9 @@ DAMAGED = [
      "has the status 'finished'", 1),
     ("done-without-final", _replace_line(DONE_LINE, '{"trial": "plain-20-s0", "status": "done", "settings": {}}'),
      None, "its final train_error is None", 1),
+    ("wall-seconds-not-a-number", _replace_line(2, '{"trial": "t", "status": "running", "settings": {}, '
+                                                   '"wall_seconds": "long"}'), None,
+     "has the wall_seconds 'long', not a number of seconds", 1),
     ("done-without-metrics", _remove("trials/plain-20-s0/metrics.jsonl"), None,
      "trial plain-20-s0 is done, but", 1),
     ("done-without-its-folder", lambda sweep: shutil.rmtree(sweep / "trials" / "plain-20-s1"), None,

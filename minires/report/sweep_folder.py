@@ -40,6 +40,7 @@ class Trial:
     error: str | None            # why it failed or stopped
     versions: dict               # of minires, NumPy, ... that ran it
     line: int                    # the line of trials.jsonl that holds this state
+    wall_seconds: float = 0.0    # the wall time of its training (a resumed trial's attempts added up)
 
 
 @dataclass
@@ -172,9 +173,12 @@ def _trial_from_record(record, number, path) -> Trial:
                                    f"{final.get(name)!r}, not a number")
         if record.get("best") is not None and not _is_finite_number(record["best"].get("test_error")):
             raise RunFileError(f"{where}: trial {trial} has a best record without a numeric test_error")
+    wall_seconds = record.get("wall_seconds") or 0.0
+    if not _is_finite_number(wall_seconds) or wall_seconds < 0:
+        raise RunFileError(f"{where}: trial {trial} has the wall_seconds {wall_seconds!r}, not a number of seconds")
     error = record.get("error")
     return Trial(trial, record["settings"], record["status"], record.get("final"), record.get("best"),
-                 None if error is None else str(error), record.get("versions") or {}, number)
+                 None if error is None else str(error), record.get("versions") or {}, number, wall_seconds)
 
 
 def _is_finite_number(value) -> bool:

@@ -157,6 +157,14 @@ def minires_versions(sweep) -> str:
                      for version, users in versions.items())
 
 
+def wall_time(sweep) -> str:
+    """'57.9 min of training for the 8 finished trials, 2 CPU threads each' (from trials.jsonl)."""
+    done = [trial for trial in sweep.trials if trial.status == "done"]
+    cpus = (sweep.info.get("resources") or {}).get("cpus")
+    return (f"{sum(trial.wall_seconds for trial in done) / 60:.1f} min of training for the {len(done)} finished "
+            f"trials" + (f", {cpus} CPU threads each" if cpus else ""))
+
+
 def markdown_report(sweep, groups, metrics, figures, command, depth_varied, tracked=(), data_sha256=None) -> str:
     """report.md: how it was made, the results table, the tracked measures, the figures,
     and the trials left out.
@@ -187,6 +195,7 @@ def markdown_report(sweep, groups, metrics, figures, command, depth_varied, trac
         + (f", sha256 {data_sha256.split()[0]} (data.sha256)" if data_sha256 else ""),
         f"- minires: {minires_versions(sweep)}",
         f"- trials: {len(sweep.trials)} recorded: {counts}",
+        f"- time: {wall_time(sweep)}",
         *([f"- trials.jsonl lines {', '.join(map(str, sweep.cut_lines))} are not JSON (cut short when a "
            "sweep was killed while writing them) and were skipped"] if sweep.cut_lines else []), "",
         "## Results", "",
