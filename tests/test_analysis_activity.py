@@ -19,6 +19,7 @@ LABELS = np.array([0, 3, 7, 9])
 
 
 PLACEMENTS = ("bn_after_addition", "relu_before_addition", "relu_only_preactivation")
+DENSE_BLOCKS = (nn.DensePlainBlock, nn.DenseResidualBlock, nn.DenseHighwayBlock, nn.DenseVANBlock)
 
 
 def build(name, device="cpu"):
@@ -47,7 +48,7 @@ def images_for(net, device):
 def run_by_hand(net, images):
     """(logits, [(block, its input, its output)]): the forward pass, one block at a time."""
     if isinstance(net, models.MLPNet):
-        x, stages = F.relu(net.input_layer(net.flatten(images))), [net.blocks]
+        x, stages = net.input_layer(net.flatten(images)), [net.blocks]
     elif isinstance(net, models.SimplifiedNet):
         x, stages = net.stem(images), [net.blocks]
     else:
@@ -57,7 +58,8 @@ def run_by_hand(net, images):
         for block in stage:
             steps.append((block, x, block(x)))
             x = steps[-1][2]
-    head = x if isinstance(net, models.MLPNet) else net.pool(getattr(net, "final_activation", nn.Identity())(x))
+    head = F.relu(net.bn(x)) if isinstance(net, models.MLPNet) else \
+        net.pool(getattr(net, "final_activation", nn.Identity())(x))
     return net.fc(head), steps
 
 
@@ -91,11 +93,11 @@ def test_block_norms_of_weight_layers_match_their_outputs_by_hand():
     net = build("mlp_residual")
     images = images_for(net, "cpu")
     pre_activations = [net.input_layer(net.flatten(images))]               # (N, 6)
-    x = F.relu(pre_activations[0])
+    x = pre_activations[0]
     for block in net.blocks:
-        pre_activations.append(block.linear(x))
-        x = F.relu(pre_activations[-1] + x)                                # DenseResidualBlock
-    pre_activations.append(net.fc(x))                                      # the logits
+        pre_activations.append(block.linear(F.relu(block.bn(x))))
+        x = pre_activations[-1] + x                                        # DenseResidualBlock
+    pre_activations.append(net.fc(F.relu(net.bn(x))))                      # the logits
     for value in pre_activations:
         value.retain_grad()
     F.cross_entropy(pre_activations[-1], LABELS).backward()
@@ -134,8 +136,8 @@ def zeros_by_hand(block, x):
         counts += [inner.numpy() <= 0, block.branch(x).numpy() <= 0]
     elif placement == "relu_only_preactivation":                               # F(ReLU(x)) + x
         counts += [x.numpy() <= 0, block.branch.bn1(block.branch.conv1(F.relu(x))).numpy() <= 0]
-    elif isinstance(block, nn.DenseHighwayBlock):
-        counts.append(block.transform(x).numpy() <= 0)
+    elif isinstance(block, DENSE_BLOCKS):                                       # W ReLU(BN(x)) + ...
+        counts.append(block.bn(x).numpy() <= 0)
     else:
         for branch in [module for module in block.modules() if isinstance(module, nn.ResidualBranch)]:
             counts.append(branch.bn1(branch.conv1(x)).numpy() <= 0)            # the ReLU inside F
@@ -163,7 +165,7 @@ def ratio_by_hand(block, x):
         branch = block.conv2(F.relu(block.bn2(block.conv1(activated))))
         return norm(branch) / norm(block.shortcut(activated if block.changes_shape else x))
     if isinstance(block, (nn.DenseResidualBlock, nn.DenseVANBlock)):
-        return norm(block.linear(x)) / norm(x)
+        return norm(block.linear(F.relu(block.bn(x)))) / norm(x)
     if isinstance(block, nn.SimplifiedBlock):
         return norm(block.conv(x)) / norm(x)
     return norm(block.branch(x)) / norm(block.shortcut(x))
@@ -187,7 +189,8 @@ def test_gate_statistics_summarise_sigmoid_of_the_transform_gate(name, device):
     images = images_for(net, device)
     with mr.no_grad():
         _, steps = run_by_hand(net, images)
-        gates = [F.sigmoid(block.transform_gate(x)).numpy() for block, x, _ in steps]
+        gates = [F.sigmoid(block.transform_gate(F.relu(block.bn(x)) if isinstance(block, nn.DenseHighwayBlock)
+                                                else x)).numpy() for block, x, _ in steps]
     result = analysis.gate_statistics(net, images)
     np.testing.assert_allclose(result["mean"], [gate.mean() for gate in gates], rtol=1e-12)
     np.testing.assert_allclose(result["std"], [gate.std() for gate in gates], rtol=1e-12)

@@ -260,11 +260,18 @@ def test_a_relu_after_the_addition_masks_the_rows():
         mask = (block.branch(mr.tensor(x)).numpy() + x > 0).reshape(-1, 1)
     expected = mask * (np.eye(x.size) + block_jacobian(block.branch, x))
     np.testing.assert_allclose(block_jacobian(block, x), expected, atol=1e-12)
-    dense = nn.DenseResidualBlock(5).double()               # y = ReLU(W x + b + x)
+
+
+def test_a_pre_activation_dense_block_keeps_the_identity_whole():
+    """y = x + W ReLU(BN(x)) + b, batch norm in evaluation at its start (mean 0, var 1):
+    dy/dx = I + W diag(mask / sqrt(1 + eps)), the identity untouched by any mask."""
+    mr.manual_seed(6)
+    dense = nn.DenseResidualBlock(5).double().eval()
     v = random_array((1, 5), seed=8)
-    mask = (v @ dense.linear.weight.numpy().T + dense.linear.bias.numpy() + v > 0).reshape(-1, 1)
-    np.testing.assert_allclose(block_jacobian(dense, v), mask * (dense.linear.weight.numpy() + np.eye(5)),
-                               atol=1e-12)
+    scale = 1.0 / np.sqrt(1.0 + dense.bn.eps)
+    mask = (v * scale > 0).reshape(-1)
+    expected = np.eye(5) + dense.linear.weight.numpy() * (mask * scale)
+    np.testing.assert_allclose(block_jacobian(dense, v), expected, atol=1e-12)
 
 
 def test_block_jacobian_leaves_the_block_alone():

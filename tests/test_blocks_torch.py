@@ -72,15 +72,29 @@ def scaled_learned(torch, x, w):
     return torch.relu(w["residual_scale"] * branch(torch, x, w, "branch.", 1) + w["shortcut_scale"] * x)
 
 
+def dense_activation(torch, x, w):
+    """a = ReLU(BN(x)), what every dense block starts with (VAN paper, Section 4.1)."""
+    f = torch.nn.functional
+    return torch.relu(f.batch_norm(x, None, None, w["bn.weight"], w["bn.bias"], training=True))
+
+
+def dense_plain(torch, x, w):
+    return torch.nn.functional.linear(dense_activation(torch, x, w), w["linear.weight"], w["linear.bias"])
+
+
+def dense_residual(torch, x, w):
+    return dense_plain(torch, x, w) + x
+
+
 def dense_highway(torch, x, w):
     f = torch.nn.functional
-    gate = torch.sigmoid(f.linear(x, w["transform_gate.weight"], w["transform_gate.bias"]))
-    return torch.relu(f.linear(x, w["transform.weight"], w["transform.bias"])) * gate + x * (1 - gate)
+    a = dense_activation(torch, x, w)
+    gate = torch.sigmoid(f.linear(a, w["transform_gate.weight"], w["transform_gate.bias"]))
+    return f.linear(a, w["transform.weight"], w["transform.bias"]) * gate + x * (1 - gate)
 
 
 def dense_van(torch, x, w):
-    f = torch.nn.functional
-    return torch.relu(f.linear(x, w["linear.weight"], w["linear.bias"]) + (1 - w["alpha"]) * x)
+    return dense_plain(torch, x, w) + (1 - w["alpha"]) * x
 
 
 CASES = {
@@ -97,6 +111,8 @@ CASES = {
                          highway_1x1_post),
     "van": (lambda: nn.VANBlock(2, 4, stride=2), (3, 2, 6, 6), van),
     "scaled_learned": (lambda: nn.ScaledResidualBlock(3, 3), (3, 3, 5, 5), scaled_learned),
+    "dense_plain": (lambda: nn.DensePlainBlock(5), (4, 5), dense_plain),
+    "dense_residual": (lambda: nn.DenseResidualBlock(5), (4, 5), dense_residual),
     "dense_highway": (lambda: nn.DenseHighwayBlock(5), (4, 5), dense_highway),
     "dense_van": (lambda: nn.DenseVANBlock(5), (4, 5), dense_van),
 }

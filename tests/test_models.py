@@ -230,9 +230,10 @@ def test_simplified_net_initialisations():
 def test_mlp_net_shapes_and_parameter_count(family):
     net = models.mlp_net(family, 6, width=50)
     assert net(mr.tensor(random_array((5, 1, 28, 28)), dtype=mr.float32)).shape == (5, 10)
+    batch_norm = 2 * 50                                          # weight and bias per unit
     per_block = {"plain": 50 * 50 + 50, "residual": 50 * 50 + 50,
-                 "highway": 2 * (50 * 50 + 50), "van": 50 * 50 + 50 + 50}[family]
-    assert net.num_parameters() == 784 * 50 + 50 + 4 * per_block + 50 * 10 + 10
+                 "highway": 2 * (50 * 50 + 50), "van": 50 * 50 + 50 + 50}[family] + batch_norm
+    assert net.num_parameters() == 784 * 50 + 50 + 4 * per_block + batch_norm + 50 * 10 + 10
 
 
 def test_mlp_net_errors():

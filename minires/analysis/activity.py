@@ -23,11 +23,14 @@ shared with block_measures.py and stability.py are in modules.py.
 from minires import backend
 from minires import functional as F
 from minires.autograd import is_grad_enabled
-from minires.nn import DenseHighwayBlock, HighwayBlock, Module, ResidualBlock, ResidualBranch
+from minires.nn import (DenseHighwayBlock, DensePlainBlock, DenseResidualBlock, DenseVANBlock, HighwayBlock,
+                        Module, ResidualBlock, ResidualBranch)
 from minires.tensor import Tensor
 
 from .modules import (BLOCK_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks,
                       l2_norm, recorded_once, recorder, require_found, to_host, type_names, weight_layers)
+
+DENSE_TYPES = (DensePlainBlock, DenseResidualBlock, DenseHighwayBlock, DenseVANBlock)   # a = ReLU(BN(x)) first
 
 
 def block_norms(model, images, labels, modules=None) -> dict:
@@ -205,8 +208,8 @@ def _relu_inputs(block):
         return [(block.branch.bn1, False), (block.branch.bn2, False)], False   # ReLU(F(x)) + x
     if placement == "relu_only_preactivation":
         return [(block, True), (block.branch.bn1, False)], False   # F(ReLU(x)) + x: x, then F's inner ReLU
-    if isinstance(block, DenseHighwayBlock):
-        return [(block.transform, False)], False                  # H = ReLU(transform(x))
+    if isinstance(block, DENSE_TYPES):
+        return [(block.bn, False)], False                         # a = ReLU(bn(x)), then the linear layer(s)
     branches = [(module.bn1, False) for module in block.modules() if isinstance(module, ResidualBranch)]
     if isinstance(block, HighwayBlock):
         return branches, block.post_activation

@@ -17,7 +17,7 @@ import math
 
 from minires import backend
 from minires.autograd import no_grad
-from minires.nn import Conv2d, DenseResidualBlock, Linear, SimplifiedBlock
+from minires.nn import Conv2d, Linear, SimplifiedBlock
 from minires.tensor import Tensor
 
 from .modules import check_model, forward_with_hooks, host_xp, recorded_once, weight_layers
@@ -159,7 +159,7 @@ def layer_cushion(model, images, layers=None, include_identity=True):
     border taps count less (3x3, stride 1, padding 1: rows = (H - 1, H, H - 1)).
 
     With ``include_identity``, a layer whose block adds the layer's input to its output
-    (SimplifiedBlock with residual=True, DenseResidualBlock) is read as the paper reads
+    (SimplifiedBlock with residual=True) is read as the paper reads
     residual nets: the plain layer W + I in the numerator, ||(W + I) x_n||, but W alone
     in ||A_l||_F, the ID entries' 1 removed (Section 5: the term is to measure change in
     the coefficients). Its cushion may exceed 1, and is larger than that of its plain
@@ -244,8 +244,6 @@ def _layers_adding_their_input(model):
     for module in model.modules():
         if isinstance(module, SimplifiedBlock) and module.residual:
             ids.add(id(module.conv))
-        if isinstance(module, DenseResidualBlock):
-            ids.add(id(module.linear))
     return ids
 
 
