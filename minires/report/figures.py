@@ -116,7 +116,7 @@ def plot_curves_by_depth(groups, path):
         axes.legend(fontsize="small")
     for axes in panels[len(depths):]:
         axes.set_visible(False)
-    figure.suptitle("error against epoch: mean over seeds (test solid, train dashed), "
+    figure.suptitle("error against epoch: mean over seeds (test solid, train dashed),\n"
                     "band ± one standard deviation of the test error")
     figure.savefig(path, dpi=100, format="png")
 
