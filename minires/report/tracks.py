@@ -161,6 +161,12 @@ def _panels(depths, figure_width=5.5, figure_height=4.2):
     return figure, panels
 
 
+def _family_colors(tracked) -> dict:
+    """{family label: a colour}, the same family in the same colour in every panel."""
+    labels = dict.fromkeys(tracks.group.label for tracks in tracked)
+    return {label: f"C{index % 10}" for index, label in enumerate(labels)}
+
+
 def _mean_and_std(rows):
     """Per position, the mean and std (0 for one row) over rows of equal length."""
     columns = list(zip(*rows))
@@ -173,14 +179,15 @@ def plot_alpha_residual(tracked, path):
     per family (mean over seeds, band one std); 0 means every skip is gone."""
     with_alpha = [tracks for tracks in tracked if tracks.alpha]
     depths = sorted({tracks.group.depth for tracks in with_alpha})
+    colors = _family_colors(with_alpha)
     figure, panels = _panels(depths)
     for axes, depth in zip(panels, depths):
-        for index, tracks in enumerate(with_alpha):
+        for tracks in with_alpha:
             if tracks.group.depth != depth:
                 continue
             steps = min((steps for steps, _ in tracks.alpha), key=len)       # the steps every seed recorded
             mean, std = _mean_and_std([residuals[:len(steps)] for _, residuals in tracks.alpha])
-            color = f"C{index % 10}"
+            color = colors[tracks.group.label]
             axes.plot(steps, mean, color=color, label=f"{tracks.group.label} (n={len(tracks.alpha)})")
             axes.fill_between(steps, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
                               color=color, alpha=0.2, linewidth=0)
@@ -196,14 +203,15 @@ def plot_noise_stability(tracked, path):
     record, a panel per depth, a line per family (mean over seeds), on a log scale."""
     with_noise = [tracks for tracks in tracked if tracks.noise]
     depths = sorted({tracks.group.depth for tracks in with_noise})
+    colors = _family_colors(with_noise)
     figure, panels = _panels(depths)
     for axes, depth in zip(panels, depths):
-        for index, tracks in enumerate(with_noise):
+        for tracks in with_noise:
             if tracks.group.depth != depth:
                 continue
             mean, std = _mean_and_std(tracks.noise)
             layers = range(1, len(mean) + 1)
-            axes.errorbar(layers, mean, yerr=std, color=f"C{index % 10}", marker=".", capsize=2,
+            axes.errorbar(layers, mean, yerr=std, color=colors[tracks.group.label], marker=".", capsize=2,
                           label=f"{tracks.group.label} (n={len(tracks.noise)})")
         axes.set(xlabel="weight layer (input to output)", ylabel="relative change of the logits",
                  title=f"depth {depth}", yscale="log")
