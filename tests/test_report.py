@@ -409,6 +409,9 @@ def test_tracked_alpha_and_noise_stability_are_summed_up_per_group(tmp_path, cap
     assert (free_row["plain_at_step_mean"], free_row["plain_at_step_std"], free_row["plain_at_step_n"],
             free_row["never_plain"]) == ("30", "", "1", "1")
     assert (free_row["alpha_residual_last_mean"], free_row["alpha_residual_last_std"]) == ("0.125", "0.176777")
+    # nearly plain (residual <= 0.01): van at steps 30 and 20, VAN (lambda = 0) at 30 and never
+    assert (van_row["nearly_plain_at_step_mean"], van_row["nearly_plain_at_step_n"], van_row["never_nearly_plain"],
+            free_row["nearly_plain_at_step_mean"], free_row["never_nearly_plain"]) == ("25", "2", "0", "30", "1")
     assert (van_row["noise_stability_mean_mean"], van_row["noise_stability_mean_std"]) == ("0.3", "0.141421")
     text = (sweep / "report" / "report.md").read_text()
     assert "## Tracked inside the nets" in text and "30 (n=1), 1 never" in text

@@ -105,8 +105,8 @@ def run(arguments):
                 lambda file: plot_curves_by_depth(groups, file)]
     tracked = read_group_tracks(sweep, groups)
     if any(tracks.alpha for tracks in tracked):
-        figures.append(("alpha_residual.png", "VAN's alpha residual against the step: mean over seeds, band one "
-                                              "standard deviation; 0 when every skip is phased out"))
+        figures.append(("alpha_residual.png", "VAN's alpha residual against the step: mean over seeds (thick), each "
+                                              "seed (thin); 0 when every skip is phased out"))
         draw.append(lambda file: plot_alpha_residual(tracked, file))
     if any(tracks.noise for tracks in tracked):
         figures.append(("noise_stability.png", "Noise stability per layer at the end of training: the relative "

@@ -1,7 +1,8 @@
 """A sweep's trials grouped into (family, depth) and averaged over seeds.
 
-A **family** is one combination of the varied settings other than ``seed`` and ``depth``
-(``model=plain``; ``model=scaled_residual, variant=dropout``). Each (family, depth)
+A **family** is one combination of the varied settings other than ``seed``, ``depth`` and
+the ``track`` settings, which measure a net without changing its training (``model=plain``;
+``model=scaled_residual, variant=dropout``). Each (family, depth)
 group holds the trials that differ only in their seed. Only finished trials ("done")
 go into the means; the failed, interrupted and running ones are kept beside them, to be
 listed, and ``n`` says how many went in.
@@ -21,7 +22,7 @@ from typing import NamedTuple
 
 from minires.report.sweep_folder import METRICS, read_history
 
-NOT_A_FAMILY_KEY = ("seed", "depth")
+NOT_A_FAMILY_KEY = ("seed", "depth", "track", "track_every")
 
 
 class Summary(NamedTuple):
