@@ -11,6 +11,8 @@ table.csv or tracks.csv, rounded as the README shows it.
 """
 
 import csv
+import hashlib
+import importlib.util
 import json
 import pathlib
 import re
@@ -105,3 +107,42 @@ def test_every_readme_results_row_points_to_a_folder_whose_numbers_it_quotes():
         for mean, std in quoted:
             assert any(_shown_as(m, mean) and _shown_as(s, std) for m, s in pairs), \
                 f"{mean} ± {std} in the README's Results row for {links} is in no table of results/{links[0]}"
+
+
+def _publisher():
+    spec = importlib.util.spec_from_file_location("publish_results", ROOT / "tools" / "publish_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_publishing_copies_the_small_files_hashes_the_data_and_makes_the_report(tmp_path, capsys):
+    from test_report import two_by_two_by_two, write_sweep
+    archive = tmp_path / "images.tar.gz"
+    archive.write_bytes(b"not really images" * 1000)
+
+    def done(model, seed):
+        return (f"{model}-s{seed}", {"model": model, "depth": 20, "seed": seed}, "done", 0.1 + seed / 100, 0.05,
+                None, [(0.5, 0.4), (0.05, 0.1 + seed / 100)], None)
+    sweep = write_sweep(tmp_path / "sweep", ["model", "depth", "seed"],
+                        [done("plain", 0), done("plain", 1), done("residual", 0)], base={"data": str(archive)})
+    (sweep / "sweep.toml").write_text('name = "degradation"\n')
+    (sweep / "trials" / "plain-s0" / "checkpoint.npz").write_bytes(b"weights")
+    (sweep / "logs").mkdir()
+    (sweep / "logs" / "plain-s0.log").write_text("epoch 1 ...")
+    out = tmp_path / "results" / "claim"
+    assert _publisher().main([str(sweep), str(out)]) == 0
+    copied = sorted(path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file())
+    assert [name for name in copied if name.startswith("trials/")] == [
+        f"trials/{trial}/{name}" for trial in ("plain-s0", "plain-s1", "residual-s0")
+        for name in ("config.json", "metrics.jsonl")]
+    assert {"sweep.json", "sweep.toml", "trials.jsonl", "data.sha256", "report.md", "table.csv"} <= set(copied)
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert (out / "data.sha256").read_text() == f"{digest}  images.tar.gz\n"
+    assert f"sha256 {digest} (data.sha256)" in (out / "report.md").read_text()
+
+    unfinished = two_by_two_by_two(tmp_path / "unfinished")           # residual-32-s1 failed
+    (unfinished / "sweep.toml").write_text('name = "degradation"\n')
+    with pytest.raises(SystemExit, match="1 of 8 trials are not done: residual-32-s1 .failed."):
+        _publisher().main([str(unfinished), str(tmp_path / "results" / "other")])
+    assert not (tmp_path / "results" / "other").exists()

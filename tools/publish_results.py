@@ -66,6 +66,7 @@ def publish(sweep, out, data=None):
         data = data or json.load(file)["base"].get("data")
     if not data or not os.path.isfile(data):
         sys.exit(f"the data archive {data!r} is not a file here; give it with --data PATH")
+    os.makedirs(out, exist_ok=True)
     if os.path.isdir(os.path.join(out, "trials")):
         shutil.rmtree(os.path.join(out, "trials"))          # trials of an earlier copy
     for trial in states:
@@ -87,7 +88,6 @@ def main(argv=None):
     parser.add_argument("out", help="the results folder to write (results/<claim>)")
     parser.add_argument("--data", help="the data archive the trials trained on (default: sweep.json's)")
     arguments = parser.parse_args(argv)
-    os.makedirs(arguments.out, exist_ok=True)
     count = publish(arguments.sweep, arguments.out, arguments.data)
     from minires.cli import main as minires_main
     status = minires_main(["report", arguments.out, "--out", arguments.out])
