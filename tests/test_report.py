@@ -396,13 +396,15 @@ def test_tracked_alpha_and_noise_stability_are_summed_up_per_group(tmp_path, cap
     noise = {"van-s0": [0.1, 0.3], "van-s1": [0.3, 0.5], "free-s0": [0.2, 0.2], "free-s1": [0.2, 0.2]}
     for trial, values in residuals.items():
         records = [{"step": 10 * (index + 1), "epoch": 1 + index // 2, "alpha_residual": value,
-                    "noise_stability": [9.0, 9.0], "weight_layers": ["conv", "fc"]} for index, value in enumerate(values)]
+                    "noise_stability": [9.0, 9.0], "weight_layers": ["conv", "fc"]}
+                   for index, value in enumerate(values)]
         records[-1]["noise_stability"] = noise[trial]
         (sweep / "trials" / trial / "tracks.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     (sweep / "data.sha256").write_text("ab" * 32 + "  cifar10-jpeg.tar.gz\n")
     assert main(["report", str(sweep)]) == 0
     rows = read_csv(sweep / "report" / "tracks.csv")
-    assert [(row["family"], row["depth"]) for row in rows] == [("van", "10"), ("van, no_lagrange_multipliers=True", "10")]
+    assert [(row["family"], row["depth"]) for row in rows] == [("van", "10"),
+                                                              ("van, no_lagrange_multipliers=True", "10")]
     van_row, free_row = rows
     assert (van_row["plain_at_step_mean"], van_row["plain_at_step_std"], van_row["plain_at_step_n"],
             van_row["never_plain"]) == ("25", "7.07107", "2", "0")
