@@ -403,8 +403,8 @@ def test_tracked_alpha_and_noise_stability_are_summed_up_per_group(tmp_path, cap
     (sweep / "data.sha256").write_text("ab" * 32 + "  cifar10-jpeg.tar.gz\n")
     assert main(["report", str(sweep)]) == 0
     rows = read_csv(sweep / "report" / "tracks.csv")
-    assert [(row["family"], row["depth"]) for row in rows] == [("van", "10"),
-                                                              ("van, no_lagrange_multipliers=True", "10")]
+    families = [(row["family"], row["depth"]) for row in rows]
+    assert families == [("van", "10"), ("van, no_lagrange_multipliers=True", "10")]
     van_row, free_row = rows
     assert (van_row["plain_at_step_mean"], van_row["plain_at_step_std"], van_row["plain_at_step_n"],
             van_row["never_plain"]) == ("25", "7.07107", "2", "0")
