@@ -21,26 +21,16 @@ did not finish is refused: finish it (or re-run its failures) first.
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import sys
 
+from minires.cli import main as minires_main
+from minires.report.sweep_folder import read_sweep
+from minires.run_directory import RunDirectoryError, RunFileError
+
 TRIAL_FILES = ("config.json", "metrics.jsonl", "tracks.jsonl")
 SWEEP_FILES = ("sweep.json", "sweep.toml", "trials.jsonl")
-
-
-def last_states(trials_jsonl) -> dict:
-    """{trial id: its status on its last line}; lines cut short by a killed sweep are skipped."""
-    states = {}
-    with open(trials_jsonl, encoding="utf-8") as file:
-        for line in file:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            states[record["trial"]] = record["status"]
-    return states
 
 
 def sha256_of(path) -> str:
@@ -54,32 +44,34 @@ def sha256_of(path) -> str:
 def publish(sweep, out, data=None):
     """Copies ``sweep``'s small files into ``out`` (emptied of earlier copies first) and
     writes data.sha256; returns the number of trials copied."""
-    for name in SWEEP_FILES:
-        if not os.path.isfile(os.path.join(sweep, name)):
-            sys.exit(f"{sweep} has no {name}: give a sweep folder written by minires sweep")
-    states = last_states(os.path.join(sweep, "trials.jsonl"))
-    unfinished = [f"{trial} ({status})" for trial, status in states.items() if status != "done"]
+    if not os.path.isfile(os.path.join(sweep, "sweep.toml")):
+        sys.exit(f"{sweep} has no sweep.toml: give a sweep folder written by minires sweep")
+    try:
+        finished = read_sweep(sweep)             # sweep.json and trials.jsonl, checked; a trial's last line wins
+    except (RunDirectoryError, RunFileError) as error:
+        sys.exit(str(error))
+    unfinished = [f"{trial.trial} ({trial.status})" for trial in finished.trials if trial.status != "done"]
     if unfinished:
-        sys.exit(f"{sweep}: {len(unfinished)} of {len(states)} trials are not done: {', '.join(unfinished)}; "
-                 "finish the sweep (minires sweep CONFIG, or --retry-failed) before publishing it")
-    with open(os.path.join(sweep, "sweep.json"), encoding="utf-8") as file:
-        data = data or json.load(file)["base"].get("data")
+        sys.exit(f"{sweep}: {len(unfinished)} of {len(finished.trials)} trials are not done: "
+                 f"{', '.join(unfinished)}; finish the sweep (minires sweep CONFIG, or --retry-failed) "
+                 "before publishing it")
+    data = data or finished.base.get("data")
     if not data or not os.path.isfile(data):
         sys.exit(f"the data archive {data!r} is not a file here; give it with --data PATH")
     os.makedirs(out, exist_ok=True)
     if os.path.isdir(os.path.join(out, "trials")):
         shutil.rmtree(os.path.join(out, "trials"))          # trials of an earlier copy
-    for trial in states:
-        os.makedirs(os.path.join(out, "trials", trial))
+    for trial in finished.trials:
+        os.makedirs(os.path.join(out, "trials", trial.trial))
         for name in TRIAL_FILES:
-            source = os.path.join(sweep, "trials", trial, name)
+            source = os.path.join(sweep, "trials", trial.trial, name)
             if os.path.isfile(source):
-                shutil.copyfile(source, os.path.join(out, "trials", trial, name))
+                shutil.copyfile(source, os.path.join(out, "trials", trial.trial, name))
     for name in SWEEP_FILES:
         shutil.copyfile(os.path.join(sweep, name), os.path.join(out, name))
     with open(os.path.join(out, "data.sha256"), "w", encoding="utf-8") as file:
         file.write(f"{sha256_of(data)}  {os.path.basename(data)}\n")      # as sha256sum writes it
-    return len(states)
+    return len(finished.trials)
 
 
 def main(argv=None):
@@ -89,7 +81,6 @@ def main(argv=None):
     parser.add_argument("--data", help="the data archive the trials trained on (default: sweep.json's)")
     arguments = parser.parse_args(argv)
     count = publish(arguments.sweep, arguments.out, arguments.data)
-    from minires.cli import main as minires_main
     status = minires_main(["report", arguments.out, "--out", arguments.out])
     print(f"published {count} trials of {arguments.sweep} into {arguments.out}")
     return status
