@@ -185,9 +185,8 @@ def _family_colors(tracked) -> dict:
 
 def _mean_and_std(rows):
     """Per position, the mean and std (0 for one row) over rows of equal length."""
-    columns = list(zip(*rows))
-    return ([statistics.fmean(column) for column in columns],
-            [statistics.stdev(column) if len(column) > 1 else 0.0 for column in columns])
+    summaries = [summarize(column) for column in zip(*rows)]
+    return [summary.mean for summary in summaries], [summary.std or 0.0 for summary in summaries]
 
 
 def plot_alpha_residual(tracked, path):
