@@ -3,7 +3,8 @@
 For every results/<claim>/ folder (written by tools/publish_results.py), `minires report`
 run afresh on the committed trial files must give the committed table.csv and tracks.csv
 byte for byte, and the same report.md but for the command line it names. No checkpoint
-is committed, every trial finished, and the data archive's sha256 is there.
+is committed, every trial finished (or failed with its log kept, where the failure is the
+result: a loss that became NaN), and the data archive's sha256 is there.
 
 The README's Results table is checked against them: each row points to a results folder,
 and every "mean ± std" it quotes is a mean and standard deviation of that folder's
@@ -57,10 +58,16 @@ def test_a_results_folder_holds_finished_trials_their_data_hash_and_no_checkpoin
     last = {}
     for line in (folder / "trials.jsonl").read_text().splitlines():
         record = json.loads(line)
-        last[record["trial"]] = record["status"]
-    assert last and set(last.values()) == {"done"}
-    for trial in last:
-        assert {"config.json", "metrics.jsonl"} <= {path.name for path in (folder / "trials" / trial).iterdir()}
+        last[record["trial"]] = record
+    assert last and {record["status"] for record in last.values()} <= {"done", "failed"}
+    assert "done" in {record["status"] for record in last.values()}
+    report = (folder / "report.md").read_text()
+    for trial, record in last.items():
+        if record["status"] == "done":
+            assert {"config.json", "metrics.jsonl"} <= {path.name for path in (folder / "trials" / trial).iterdir()}
+        else:                                       # kept with --keep-failed: its log and its error shown
+            assert record["error"] and (folder / "logs" / f"{trial}.log").is_file()
+            assert f"| {trial} |" in report and "| failed |" in report
 
 
 def _mean_std_pairs(folder) -> set:
@@ -146,3 +153,20 @@ def test_publishing_copies_the_small_files_hashes_the_data_and_makes_the_report(
     with pytest.raises(SystemExit, match="1 of 8 trials are not done: residual-32-s1 .failed."):
         _publisher().main([str(unfinished), str(tmp_path / "results" / "other")])
     assert not (tmp_path / "results" / "other").exists()
+    with pytest.raises(SystemExit, match="residual-32-s1 have no log"):     # kept only with its log
+        _publisher().main([str(unfinished), str(tmp_path / "results" / "other"), "--keep-failed"])
+    (unfinished / "logs").mkdir()
+    (unfinished / "logs" / "residual-32-s1.log").write_text("the training loss is nan\n")
+    assert _publisher().main([str(unfinished), str(tmp_path / "results" / "other"), "--data", str(archive),
+                              "--keep-failed"]) == 0
+    kept = tmp_path / "results" / "other"
+    assert (kept / "logs" / "residual-32-s1.log").read_text() == "the training loss is nan\n"
+    assert not (kept / "trials" / "residual-32-s1").exists()           # it wrote no trial files
+    assert "| residual-32-s1 | model=residual, depth=32, seed=1 | failed |" in (kept / "report.md").read_text()
+
+    stopped = write_sweep(tmp_path / "stopped", ["model", "seed"], [
+        done("plain", 0), ("plain-s1", {"model": "plain", "depth": 20, "seed": 1}, "interrupted",
+                           None, None, None, None, "stopped by SIGTERM")], base={"data": str(archive)})
+    (stopped / "sweep.toml").write_text('name = "degradation"\n')
+    with pytest.raises(SystemExit, match="1 of 2 trials are not done: plain-s1 .interrupted."):
+        _publisher().main([str(stopped), str(tmp_path / "results" / "third"), "--keep-failed"])
