@@ -149,7 +149,9 @@ class SimplifiedNet(nn.Module):
     """A CIFAR net without batch norm: conv3x3-ReLU, depth - 2 SimplifiedBlocks, pool, fc.
 
     All blocks have ``width`` channels and keep the image size, so every block's
-    shortcut is the identity. See simplified_net.
+    shortcut is the identity. The paper's nets differ here: three groups of 16, 32 and
+    64 channels, the first convolution of the second and third halving the image (see
+    simplified_net).
     """
 
     def __init__(self, kind, depth, width=16, num_classes=10, initialization=None):
@@ -188,8 +190,15 @@ class SimplifiedNet(nn.Module):
 def simplified_net(kind, depth, width=16, num_classes=10, initialization=None, fast=True):
     """A CIFAR net of one 3x3 convolution and a ReLU per block, no batch norm.
 
-    The nets of "Identity Connections in Residual Nets Improve Noise Stability":
-    plain blocks y = ReLU(conv(x)), residual blocks y = ReLU(conv(x) + x).
+    The blocks of "Identity Connections in Residual Nets Improve Noise Stability":
+    plain blocks y = ReLU(conv(x)), residual blocks y = ReLU(conv(x) + x). Its nets
+    (Supplementary Section A of its text) arrange them in three groups of 16, 32 and 64
+    channels, the first convolution of the second and third group doubling the
+    channels and halving the image (how a residual block that changes the shape adds
+    its input is in equations lost from the text at hand). minires's net is simpler:
+    every block keeps ``width`` channels at the input's size, so every ID entry is
+    [c, c, 1, 1] (the lesson's mapping), at the cost of not being the paper's net. The
+    README's Results (claim 6, results/noise_stability) say what that may change.
 
     Args:
         kind: "plain" or "residual".
