@@ -79,9 +79,12 @@ def max_relative_error(derived, reference):
 
 def compare_gradients(label, derived, reference, tolerance):
     """Prints the largest relative error of ``derived`` against ``reference`` and
-    raises AssertionError when it exceeds ``tolerance``. Returns the error.
+    raises AssertionError when it exceeds ``tolerance``.
 
         compare_gradients("dL/dW by hand vs finite differences", dW, numerical_dW, 1e-7)
+
+    It returns nothing, so that a notebook cell ending with it shows only the printed
+    line (max_relative_error gives the number itself).
     """
     error = max_relative_error(derived, reference)
     verdict = "ok" if error <= tolerance else "TOO LARGE"
@@ -89,7 +92,6 @@ def compare_gradients(label, derived, reference, tolerance):
     if error > tolerance:
         raise AssertionError(f"{label}: max relative error {error:.3e} exceeds the tolerance "
                              f"{tolerance:.1e}; the derivation or its code has a mistake")
-    return error
 
 
 def grade_array(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
