@@ -6,14 +6,14 @@ must follow. This test reads each committed notebook and checks every decimal nu
 number in scientific notation (1.5e6, 1.5 × 10^6) and percentage in its markdown cells,
 maths included, against the numbers in its outputs, at the precision the text quotes:
 "0.711" is found by an output 0.7113 or 0.711, not by 0.71 (which cannot tell 0.711 from
-0.714), and a percentage "62.5%" by an output 62.5 or 0.625. Whole numbers that are not
-percentages (depths, counts, years, powers of ten such as a tolerance 10^-7) are not
-checked.
+0.714), and a percentage "62.5%" by an output 62.5 or 0.625. Whole numbers are checked
+too ("12,288" read as 12288), but for years (1900 to 2099) and for exponents and
+subscripts: 10^{-7} is a power of ten, not the number -7.
 
 A quoted number needs no output when it is not a result:
 - it is written in the lesson's own code (a setting the lesson chose: lr = 0.05);
-- it names a place ("Section 4.1", "Table 2", "eq. 4.2") or is part of a version or an
-  address;
+- it names a place ("Section 4.1", "Table 2", "eqs. 7 and 8") or is part of a version or
+  an address;
 - it is on the short allow-list below, each entry with the reason it is not a result.
 """
 
@@ -30,19 +30,38 @@ LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
 # (lesson, quoted text): why it is not a result the lesson's outputs must show.
 NOT_RESULTS = {
     ("01_autograd", "2.30"): "ln 10, the loss of a uniform guess over 10 classes",
+    ("01_autograd", "30,730"): "arithmetic: 10 x 3,072 weights and 10 biases",
+    ("03_plain_depth", "56"): "the depth of the paper's plain net (Deep Residual Learning, Fig. 1)",
     ("03_plain_depth", "0.005"): "arithmetic in the text: 0.9^50",
+    ("03_plain_depth", "117"): "arithmetic in the text: 1.1^50",
     ("03_plain_depth", "1.5"): "the derivation's factor per layer, 3/2, for a weight variance of 3/D",
+    ("03_plain_depth", "49"): "the span of layers the fit uses, a choice of the plot",
     ("03_plain_depth", "8.6"): "arithmetic on two printed counts: 165,714 / 19,218 parameters",
+    ("03_plain_depth", "164"): "the paper's epochs",
+    ("04_identity_path", "55"): "arithmetic: the 56 layers less the linear one",
+    ("04_identity_path", "110"): "a depth of the paper (Identity Mappings)",
+    ("04_identity_path", "1001"): "a depth of the paper (Identity Mappings)",
     ("04_identity_path", "2.303"): "ln 10, the loss of a uniform guess over 10 classes",
     ("05_highway", "0.12"): "arithmetic in the text: sigmoid(-2) = 0.119",
+    ("05_highway", "480"): "arithmetic: 6 epochs of 2,560 / 32 = 80 batches",
+    ("06_van", "16"): "a channel count inside the formula (3 * 8 + 3 * 16 + 3 * 32) / 9",
+    ("06_van", "400"): "arithmetic: 5 epochs of 2,560 / 32 = 80 batches",
+    ("07_plain_start", "144"): "arithmetic in the text: 9 C for C = 16",
+    ("07_plain_start", "17"): "arithmetic on two quoted numbers: 0.118 / 0.0069",
+    ("07_plain_start", "18"): "arithmetic: the blocks of a 20-layer net, 20 - 2",
     ("08_shortcut_scaling", "0.656"): "arithmetic in the text: 0.9^4",
+    ("08_shortcut_scaling", "12,288"): "arithmetic: the values of a (4, 3, 32, 32) batch",
+    ("08_shortcut_scaling", "158"): "arithmetic: 2 epochs of 79 batches",
     ("08_shortcut_scaling", "2.0 \\times 10^{-3}"): "arithmetic in the text: 0.5^9",
+    ("08_shortcut_scaling", "550"): "arithmetic on two quoted numbers: 0.37 / 6.7e-4",
 }
 
-PLACE = re.compile(r"(?:\b(?:Sections?|Sec\.|Tables?|Fig\.|Figure|[Ee]q\.|equation|[Ll]esson|version)|§)\s*$")
+PLACE = re.compile(r"(?:\b(?:Sections?|Sec\.|Tables?|Fig\.|Figure|[Ee]qs?\.|equations?|[Ll]essons?|version)|§)"
+                   r"\s*$")
 NUMBER = re.compile(
-    r"(?<![\w.])"                                   # not inside a word, an address or a version
-    r"(?P<text>[-−]?\d+(?:\.\d+)?)"                 # the mantissa, as written
+    r"(?<![\w.^{_,\-−])"                            # not inside a word, an address, a version,
+                                                    # an exponent or a subscript (0.9^{50}, x_{12})
+    r"(?P<text>[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"     # the mantissa, as written (12,288)
     r"(?:(?P<exponent>e[-+]?\d+)"                   # 1.5e6
     r"|\s*(?:×|\\times|·|\\cdot)\s*10\^\{?(?P<power>[-−]?\d+)\}?"    # 1.5 × 10^{6}
     r"|\s*(?:×|·)\s*10(?P<superscript>[⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)"            # 1.5 × 10⁶
@@ -50,7 +69,7 @@ NUMBER = re.compile(
     r"(?P<percent>\s*(?:%|\\%))?"
     r"(?![\w.]*\d)")                                # not followed by more of a version (2.13.0)
 SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
-OUTPUT_NUMBER = re.compile(r"[-−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+OUTPUT_NUMBER = re.compile(r"[-−]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|[-−]?\.\d+")
 
 
 class Quoted:
@@ -58,7 +77,7 @@ class Quoted:
 
     def __init__(self, match):
         self.text = match.group(0).strip()
-        mantissa = match.group("text").replace("−", "-")
+        mantissa = match.group("text").replace("−", "-").replace(",", "")
         self.decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
         self.percent = bool(match.group("percent"))
         exponent = match.group("exponent")
@@ -85,8 +104,9 @@ class Quoted:
                    for candidate in candidates)
 
     def needs_checking(self) -> bool:
-        """Integers (depths, counts, seeds) are not checked unless they are percentages."""
-        return self.decimals > 0 or self.scientific or self.percent
+        """Every number but a year (1900 to 2099, written without decimals)."""
+        return not (self.decimals == 0 and not self.scientific and not self.percent
+                    and 1900 <= abs(self.value) <= 2099)
 
 
 def _markdown_without_addresses(text) -> str:
@@ -123,15 +143,15 @@ def output_numbers(notebook) -> list:
                       if kind in ("text/plain", "text/markdown", "text/html")]
             for text in texts:
                 text = "".join(text) if isinstance(text, list) else text
-                values += [float(number.replace("−", "-")) for number in OUTPUT_NUMBER.findall(text)
-                           if number not in ("-", "−", ".")]
+                values += [float(number.replace("−", "-").replace(",", ""))
+                           for number in OUTPUT_NUMBER.findall(text)]
     return values
 
 
 def code_numbers(notebook) -> list:
     """Every number literal written in the code cells (the lesson's settings: 0.05, 5e-4)."""
     code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
-    return [float(number) for number in OUTPUT_NUMBER.findall(code) if number not in ("-", ".")]
+    return [float(number.replace("−", "-").replace(",", "")) for number in OUTPUT_NUMBER.findall(code)]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.stem)
@@ -167,8 +187,14 @@ def test_the_allow_list_names_numbers_the_lessons_quote():
     ("62.5%", 0.625, True), ("62.5%", 62.5, True), ("62.5%", 0.6251, True), ("62.5%", 0.63, False),
     ("1.5e6", 1.281e6, False), ("1.3e6", 1.281e6, True), ("1.5 × 10^{6}", 1.5e6, True),
     ("-0.099", -0.0994, True), ("−0.099", 0.0994, False), ("3.3e-15", 3.31e-15, True),
+    ("12,288", 12288.0, True), ("12,288", 12.0, False),
 ])
 def test_a_quoted_number_is_shown_by_an_output_that_rounds_to_it(text, value, shown):
     match = NUMBER.search(text)
     assert match and match.group(0).strip() == text
     assert Quoted(match).is_shown_by(value) == shown
+
+
+def test_exponents_subscripts_and_years_are_not_quoted_numbers():
+    cell = {"cell_type": "markdown", "source": ["a tolerance of $10^{-7}$, $0.9^{50}$, $x_{12}$, He et al. (2016)"]}
+    assert [quoted.text for _, quoted in quoted_numbers({"cells": [cell]})] == ["10", "0.9"]
