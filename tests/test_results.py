@@ -14,13 +14,13 @@ table.csv or tracks.csv, rounded as the README shows it.
 import csv
 import hashlib
 import importlib.util
-import json
 import pathlib
 import re
 
 import pytest
 
 from minires.cli import main
+from minires.report.sweep_folder import read_sweep
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -55,19 +55,18 @@ def test_minires_report_makes_the_committed_numbers_again(folder, tmp_path, monk
 def test_a_results_folder_holds_finished_trials_their_data_hash_and_no_checkpoint(folder):
     assert not list(folder.rglob("*.npz")), "checkpoints are never committed"
     assert re.fullmatch(r"[0-9a-f]{64}  \S+\n", (folder / "data.sha256").read_text())
-    last = {}
-    for line in (folder / "trials.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        last[record["trial"]] = record
-    assert last and {record["status"] for record in last.values()} <= {"done", "failed"}
-    assert "done" in {record["status"] for record in last.values()}
+    sweep = read_sweep(folder)                      # checked; a trial's last line wins
+    assert not sweep.cut_lines, "trials.jsonl has lines cut short"
+    statuses = {trial.status for trial in sweep.trials}
+    assert "done" in statuses and statuses <= {"done", "failed"}
     report = (folder / "report.md").read_text()
-    for trial, record in last.items():
-        if record["status"] == "done":
-            assert {"config.json", "metrics.jsonl"} <= {path.name for path in (folder / "trials" / trial).iterdir()}
+    for trial in sweep.trials:
+        if trial.status == "done":
+            written = {path.name for path in (folder / "trials" / trial.trial).iterdir()}
+            assert {"config.json", "metrics.jsonl"} <= written
         else:                                       # kept with --keep-failed: its log and its error shown
-            assert record["error"] and (folder / "logs" / f"{trial}.log").is_file()
-            assert f"| {trial} |" in report and "| failed |" in report
+            assert trial.error and (folder / "logs" / f"{trial.trial}.log").is_file()
+            assert f"| {trial.trial} |" in report and "| failed |" in report
 
 
 def _mean_std_pairs(folder) -> set:
