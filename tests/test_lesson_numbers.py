@@ -31,6 +31,7 @@ LESSONS = sorted((ROOT / "lessons").glob("*.ipynb"))
 NOT_RESULTS = {
     ("01_autograd", "2.30"): "ln 10, the loss of a uniform guess over 10 classes",
     ("01_autograd", "30,730"): "arithmetic: 10 x 3,072 weights and 10 biases",
+    ("01_autograd", "50,000"): "the size of CIFAR-10's training set",
     ("03_plain_depth", "56"): "the depth of the paper's plain net (Deep Residual Learning, Fig. 1)",
     ("03_plain_depth", "0.005"): "arithmetic in the text: 0.9^50",
     ("03_plain_depth", "117"): "arithmetic in the text: 1.1^50",
@@ -70,6 +71,8 @@ NUMBER = re.compile(
     r"(?![\w.]*\d)")                                # not followed by more of a version (2.13.0)
 SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 OUTPUT_NUMBER = re.compile(r"[-−]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|[-−]?\.\d+")
+# A number literal in code: not the 2 of conv2d, and no thousands separator ((4,100) is two numbers).
+CODE_NUMBER = re.compile(r"(?<![\w.])-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 class Quoted:
@@ -151,7 +154,7 @@ def output_numbers(notebook) -> list:
 def code_numbers(notebook) -> list:
     """Every number literal written in the code cells (the lesson's settings: 0.05, 5e-4)."""
     code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
-    return [float(number.replace("−", "-").replace(",", "")) for number in OUTPUT_NUMBER.findall(code)]
+    return [float(number.replace("−", "-").replace(",", "")) for number in CODE_NUMBER.findall(code)]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.stem)
@@ -198,3 +201,8 @@ def test_a_quoted_number_is_shown_by_an_output_that_rounds_to_it(text, value, sh
 def test_exponents_subscripts_and_years_are_not_quoted_numbers():
     cell = {"cell_type": "markdown", "source": ["a tolerance of $10^{-7}$, $0.9^{50}$, $x_{12}$, He et al. (2016)"]}
     assert [quoted.text for _, quoted in quoted_numbers({"cells": [cell]})] == ["10", "0.9"]
+
+
+def test_the_settings_are_the_code_literals_not_digits_inside_names():
+    cell = {"cell_type": "code", "source": ["net = conv2d(x2, lr=0.05, weight_decay=5e-4, shape=(4,100), bias=-1)"]}
+    assert code_numbers({"cells": [cell]}) == [0.05, 5e-4, 4.0, 100.0, -1.0]
