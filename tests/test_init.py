@@ -166,15 +166,15 @@ def test_calculate_gain_matches_torch(nonlinearity, param, torch):
 
 # --- Hardt and Ma ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("shape, fan_in", [
-    pytest.param(BIG_SHAPE, FAN_IN, id="conv"),                    # fan_in = C_in * KH * KW = 128 * 9
-    pytest.param((600, 500), 500, id="linear"),                    # fan_in = in_features
+@pytest.mark.parametrize("shape, fan_out", [
+    pytest.param((64, 128, 3, 3), 64 * 9, id="conv"),            # fan_out = C_out * KH * KW, not C_in * ...
+    pytest.param((500, 600), 500, id="linear"),                    # fan_out = out_features
 ])
-def test_hardt_ma_normal_std_is_one_over_fan_in(shape, fan_in):
+def test_hardt_ma_normal_std_is_one_over_k2_times_output_channels(shape, fan_out):
     mr.manual_seed(0)
     values = init.hardt_ma_normal_(empty(shape)).numpy()
-    assert_relative(values.std(), 1 / fan_in, what="std")         # 1 / fan_in, not 1 / sqrt(fan_in)
-    assert abs(values.mean()) < 0.02 / fan_in
+    assert_relative(values.std(), 1 / fan_out, what="std")        # 1 / (k^2 C_out), not 1 / sqrt(...)
+    assert abs(values.mean()) < 0.02 / fan_out
 
 
 # --- The simple fills ---------------------------------------------------------------

@@ -217,9 +217,9 @@ def test_simplified_net_initialisations():
     mr.manual_seed(0)
     residual = models.simplified_net("residual", 4, width=32)
     plain = models.simplified_net("plain", 4, width=32)
-    fan_in = 32 * 9
-    # Hardt-Ma for residual blocks: std 1 / fan_in; He for plain ones: sqrt(2 / fan_in).
-    assert abs(residual.blocks[0].conv.weight.numpy().std() * fan_in - 1) < 0.05
+    fan_in = fan_out = 32 * 9                                   # C_in = C_out = 32 in every block
+    # Hardt-Ma for residual blocks: std 1 / (k^2 C_out); He for plain ones: sqrt(2 / fan_in).
+    assert abs(residual.blocks[0].conv.weight.numpy().std() * fan_out - 1) < 0.05
     assert abs(plain.blocks[0].conv.weight.numpy().std() / np.sqrt(2 / fan_in) - 1) < 0.05
     assert np.all(residual.blocks[0].conv.bias.numpy() == 0)
 

@@ -110,17 +110,22 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 def hardt_ma_normal_(tensor):
     """The small initialisation of Hardt and Ma for residual nets without batch norm.
 
-    N(0, std^2) with std = 1 / (k^2 * c) = 1 / fan_in, for a (OC, c, k, k) kernel
-    (for a linear weight (out, c), std = 1 / c). Source: M. Hardt and T. Ma, "Identity Matters in
-    Deep Learning", ICLR 2017, Section 5, the all-convolutional residual nets trained
-    on CIFAR-10 without batch norm.
+    N(0, std^2) with std = 1 / (k^2 * C_out) = 1 / fan_out, for a (C_out, C_in, k, k)
+    kernel, C_out its number of output channels (for a linear weight (out, in),
+    std = 1 / out). Source: M. Hardt and T. Ma, "Identity Matters in Deep Learning",
+    ICLR 2017, Section 4.1, the all-convolutional residual nets they train on CIFAR-10
+    without batch norm, whose blocks are x + C2(ReLU(C1(x))) (two convolutions). The
+    Noise Stability paper ("Identity Connections in Residual Nets Improve Noise
+    Stability") takes this initialisation for its simplified residual nets, whose blocks
+    have one convolution (minires.models.simplified_net). In those blocks C_in = C_out,
+    so 1 / fan_out is also 1 / fan_in.
 
     Why so small: each residual block computes x + F(x). He initialisation
-    (std = sqrt(2 / (k^2 c))) makes F(x) as large as x in every block, and the signal
-    grows with depth; with std = 1 / (k^2 c), about sqrt(2 k^2 c) times smaller
-    (17 times for k = 3, c = 16), every block starts close to the identity, and a deep
+    (std = sqrt(2 / (k^2 C_in))) makes F(x) as large as x in every block, and the signal
+    grows with depth; with std = 1 / (k^2 C), about sqrt(2 k^2 C) times smaller
+    (17 times for k = 3, C = 16), every block starts close to the identity, and a deep
     residual net starts as a small perturbation of the identity map, the regime their
     analysis covers. A plain net initialised this way starts close to the zero map.
     """
-    fan_in, _ = _fans(tensor)                              # c * k^2
-    return normal_(tensor, 0.0, 1.0 / fan_in)
+    _, fan_out = _fans(tensor)                             # C_out * k^2
+    return normal_(tensor, 0.0, 1.0 / fan_out)
