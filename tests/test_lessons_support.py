@@ -101,3 +101,63 @@ def test_readable_answers_never_raise():
     assert readable_array(None) is None and readable_array("abc") is None
     assert readable_number([[3.5]]) == 3.5
     assert readable_number([1.0, 2.0]) is None and readable_number(None) is None and readable_number("x") is None
+
+
+# -- interactive_figure: a static figure now, sliders that redraw it -------------------------
+
+def _recording_draw(calls):
+    import matplotlib.pyplot as plt
+
+    def draw(gate_bias, width):
+        calls.append((gate_bias, width))
+        plt.plot([0, 1], [gate_bias, width])
+    return draw
+
+
+def test_interactive_figure_draws_the_starting_values_then_redraws_on_a_slider(monkeypatch):
+    pytest.importorskip("ipywidgets", reason="the sliders need ipywidgets (the test and lessons extras)")
+    import matplotlib
+    monkeypatch.setattr(matplotlib.pyplot, "show", lambda: None)
+    from minires.lessons import interactive_figure
+    calls = []
+    box = interactive_figure(_recording_draw(calls), gate_bias=(-6, 2, 0.5, -2), width=(1, 8, 1, 4))
+    assert calls == [(-2.0, 4.0)]                                  # the static figure, drawn once
+    sliders = [child for child in box.children if hasattr(child, "min")]
+    assert [(slider.description, slider.min, slider.max, slider.value) for slider in sliders] == \
+        [("gate_bias", -6.0, 2.0, -2.0), ("width", 1.0, 8.0, 4.0)]
+    sliders[0].value = 0.5
+    assert calls == [(-2.0, 4.0), (0.5, 4.0)]                      # redrawn with the new value, the other kept
+
+
+def test_interactive_figure_without_ipywidgets_still_draws(monkeypatch, capsys):
+    import builtins
+    import matplotlib
+    monkeypatch.setattr(matplotlib.pyplot, "show", lambda: None)
+    real_import = builtins.__import__
+
+    def no_ipywidgets(name, *args, **kwargs):
+        if name == "ipywidgets":
+            raise ImportError("No module named 'ipywidgets'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
+    from minires.lessons import interactive_figure
+    calls = []
+    assert interactive_figure(_recording_draw(calls), gate_bias=(-6, 2, 0.5, -2), width=(1, 8, 1, 4)) is None
+    assert calls == [(-2.0, 4.0)]
+    assert "pip install ipywidgets" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({}, "at least one setting"),
+    ({"gate_bias": (-6, 2, 0.5)}, "expected four numbers"),
+    ({"gate_bias": (2, -6, 0.5, 0)}, "low < high"),
+    ({"gate_bias": (-6, 2, 0.5, 3)}, "low <= start <= high"),
+    ({"gate_bias": (-6, 2, 0, -2)}, "step > 0"),
+])
+def test_interactive_figure_refuses_bad_settings_before_drawing(settings, message):
+    from minires.lessons import interactive_figure
+    calls = []
+    with pytest.raises(ValueError, match=message):
+        interactive_figure(lambda **values: calls.append(values), **settings)
+    assert calls == []

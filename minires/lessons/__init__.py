@@ -11,11 +11,15 @@ holds only the plumbing they would otherwise each repeat:
   minires or, when you have it, the official archive (``minires.data.CIFAR10``).
 - ``compare_gradients(...)``: prints the largest relative error between a gradient
   derived by hand and a reference, and fails when it exceeds a stated tolerance.
+- ``interactive_figure(draw, name=(low, high, step, start))``: a figure drawn at once
+  (what a saved notebook shows) and, with ipywidgets in a kernel, sliders that redraw it.
 - ``checks``: one module per lesson, one function per exercise, each returning a
   ``Grade`` that says what is right or wrong in an answer.
 """
 
 from minires.lessons.grading import Grade, compare_gradients, max_relative_error
 from minires.lessons.settings import lesson_data, pick, quick_mode
+from minires.lessons.widgets import interactive_figure
 
-__all__ = ["Grade", "compare_gradients", "max_relative_error", "lesson_data", "pick", "quick_mode"]
+__all__ = ["Grade", "compare_gradients", "interactive_figure", "max_relative_error", "lesson_data", "pick",
+           "quick_mode"]
