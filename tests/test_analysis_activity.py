@@ -109,6 +109,65 @@ def test_block_norms_of_weight_layers_match_their_outputs_by_hand():
                                rtol=1e-10)
 
 
+def test_block_norms_differentiate_the_loss_given():
+    net = build("mlp_plain")
+    images = images_for(net, "cpu")
+    targets = mr.tensor(random_array((4, 10), seed=2), dtype=mr.float64)
+
+    def half_squared_error(output, target):
+        return ((output - target) ** 2).sum() / 2
+
+    logits, steps = run_by_hand(net, images)
+    for _, _, output in steps:
+        output.retain_grad()
+    half_squared_error(logits, targets).backward()
+    net.zero_grad()
+    result = analysis.block_norms(net, images, targets, loss=half_squared_error)
+    np.testing.assert_allclose(result["activation_grad"], [norm(output.grad) for _, _, output in steps],
+                               rtol=1e-10)
+    default = analysis.block_norms(net, images, LABELS)["activation_grad"]
+    assert not np.allclose(result["activation_grad"], default)          # not the cross-entropy's
+
+
+def test_block_norms_explain_a_loss_that_is_not_one_value():
+    net = build("mlp_plain")
+    images = images_for(net, "cpu")
+    with pytest.raises(TypeError, match="loss must be a function .output, labels."):
+        analysis.block_norms(net, images, LABELS, loss="cross_entropy")
+    with pytest.raises(ValueError, match=r"Tensor of one value; got a Tensor of shape \(4,\)"):
+        analysis.block_norms(net, images, LABELS, loss=lambda output, labels: F.cross_entropy(
+            output, labels, reduction="none"))
+    with pytest.raises(ValueError, match="got float"):
+        analysis.block_norms(net, images, LABELS, loss=lambda output, labels: 2.3)
+    assert_no_hooks(net)
+    assert all(parameter.grad is None for parameter in net.parameters())
+
+
+@pytest.mark.parametrize("name", ["plain", "residual", "residual_v2", "highway", "mlp_van", "simplified"])
+def test_block_outputs_are_the_outputs_of_a_hand_written_forward(name, device):
+    net = build(name, device)
+    images = images_for(net, device)
+    with mr.no_grad():
+        _, steps = run_by_hand(net, images)
+    result = analysis.block_outputs(net, images)
+    assert result["names"] == [name for name, _ in analysis.blocks(net)]
+    assert len(result["outputs"]) == len(steps) == len(result["names"])
+    for mine, (_, _, output) in zip(result["outputs"], steps):
+        assert isinstance(mine, np.ndarray) and mine.dtype == np.float64 and mine.shape == output.shape
+        np.testing.assert_array_equal(mine, output.numpy())
+
+
+def test_block_outputs_of_modules_given_and_a_relu_after_the_addition():
+    net = build("residual")
+    images = images_for(net, "cpu")
+    result = analysis.block_outputs(net, images, modules=[("stem", net.stem)] + analysis.blocks(net))
+    assert result["names"] == ["stem", "stage1.0", "stage2.0", "stage3.0"]
+    with mr.no_grad():
+        np.testing.assert_array_equal(result["outputs"][0], net.stem(images).numpy())
+    for output in result["outputs"][1:]:                 # v1 blocks end with a ReLU: no negative value
+        assert output.min() == 0 and 0 < (output == 0).mean() < 1
+
+
 def test_weight_norms_read_every_weight_and_its_grad(device):
     net = build("residual", device)
     images = images_for(net, device)
@@ -122,6 +181,22 @@ def test_weight_norms_read_every_weight_and_its_grad(device):
     expected = [norm(layer.weight.grad) if layer.weight.grad is not None else np.nan for layer in layers]
     np.testing.assert_allclose(result["weight_grad"], expected, rtol=1e-12)
     assert np.isnan(result["weight_grad"][3]) and np.isfinite(result["weight_grad"]).sum() == 7
+
+
+def test_weight_norms_of_the_layers_given_read_batch_norm_scales():
+    net = build("residual")
+    images = images_for(net, "cpu")
+    F.cross_entropy(net(images), LABELS).backward()
+    last_norms = [(name, module) for name, module in net.named_modules() if name.endswith("branch.bn2")]
+    result = analysis.weight_norms(net, layers=last_norms)
+    assert result["names"] == ["stage1.0.branch.bn2", "stage2.0.branch.bn2", "stage3.0.branch.bn2"]
+    np.testing.assert_allclose(result["weight"], [norm(module.weight) for _, module in last_norms], rtol=1e-12)
+    np.testing.assert_allclose(result["weight_grad"], [norm(module.weight.grad) for _, module in last_norms],
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="'stem.2' has no weight Parameter"):
+        analysis.weight_norms(net, layers=[("stem.2", net.stem[2])])             # a ReLU
+    with pytest.raises(TypeError, match="weight_norms: layers must be a non-empty list of .name, Module. pairs"):
+        analysis.weight_norms(net, layers=[net.fc])
 
 
 def zeros_by_hand(block, x):
@@ -224,6 +299,7 @@ CALLS = {   # each function with the net it needs
     "gate_statistics": ("highway", analysis.gate_statistics),
     "weight_norms": ("residual", lambda net, images: analysis.weight_norms(net)),
     "van_alphas": ("van", lambda net, images: analysis.van_alphas(net)),
+    "block_outputs": ("residual", analysis.block_outputs),
 }
 
 
@@ -301,7 +377,8 @@ def test_bad_models_modules_and_images_are_explained():
         analysis.block_norms(build("mlp_plain"), images, LABELS)
 
 
-@pytest.mark.parametrize("function", ["block_norms", "dead_relu_fraction", "residual_ratios", "gate_statistics"])
+@pytest.mark.parametrize("function", ["block_norms", "dead_relu_fraction", "residual_ratios", "gate_statistics",
+                                      "block_outputs"])
 def test_images_that_are_not_a_tensor_are_a_type_error(function):
     net_name, call = CALLS[function]
     net = build(net_name)
@@ -310,7 +387,7 @@ def test_images_that_are_not_a_tensor_are_a_type_error(function):
 
 
 PUBLIC_FUNCTIONS = ["blocks", "weight_layers",
-                    "block_norms", "weight_norms", "dead_relu_fraction",
+                    "block_norms", "weight_norms", "dead_relu_fraction", "block_outputs",
                     "residual_ratios", "gate_statistics", "van_alphas",
                     "noise_stability", "layer_cushion", "operator_frobenius_norm",
                     "block_jacobian"]

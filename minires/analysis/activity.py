@@ -4,6 +4,7 @@ how many ReLUs are off.
     block_norms          ||x_l|| and ||dL/dx_l|| at the output x_l of each block (or layer)
     weight_norms         ||W|| and ||dL/dW|| of each convolution and linear layer
     dead_relu_fraction   the share of each block's ReLU outputs that are exactly 0
+    block_outputs        the output of each block itself, for what the others do not measure
 
 The papers: "Deep Residual Learning for Image Recognition" (plain nets train worse as
 they deepen) and "Identity Mappings in Deep Residual Networks" (identity shortcuts carry
@@ -24,21 +25,22 @@ from minires import backend
 from minires import functional as F
 from minires.autograd import is_grad_enabled
 from minires.nn import (DenseHighwayBlock, DensePlainBlock, DenseResidualBlock, DenseVANBlock, HighwayBlock,
-                        Module, ResidualBlock, ResidualBranch)
+                        Module, Parameter, ResidualBlock, ResidualBranch)
 from minires.tensor import Tensor
 
 from .modules import (BLOCK_TYPES, blocks, buffers_kept, check_images, check_model, forward_with_hooks,
-                      l2_norm, recorded_once, recorder, require_found, to_host, type_names, weight_layers)
+                      host_xp, l2_norm, recorded_once, recorder, require_found, to_host, type_names,
+                      weight_layers)
 
 DENSE_TYPES = (DensePlainBlock, DenseResidualBlock, DenseHighwayBlock, DenseVANBlock)   # a = ReLU(BN(x)) first
 
 
-def block_norms(model, images, labels, modules=None) -> dict:
+def block_norms(model, images, labels, modules=None, loss=F.cross_entropy) -> dict:
     """The size of each block's output and of the loss's gradient there, from one
     forward and one backward pass.
 
-    With x_l the output of block l over the whole batch and L = F.cross_entropy(
-    model(images), labels) (the mean over the batch):
+    With x_l the output of block l over the whole batch and L = loss(model(images),
+    labels) (by default F.cross_entropy, the mean over the batch):
 
         activation[l]      = ||x_l||      = sqrt(sum of x_l ** 2 over every value)
         activation_grad[l] = ||dL/dx_l||
@@ -55,16 +57,25 @@ def block_norms(model, images, labels, modules=None) -> dict:
     frozen, and the caller's images get no ``.grad``.
 
     Args:
-        images: a Tensor on the model's device; labels: (N,) class indices.
+        images: a Tensor on the model's device.
+        labels: the second argument of ``loss``: (N,) class indices for the default
+            cross-entropy, or the targets of another loss.
         modules: (name, module) pairs to measure instead of ``blocks(model)``, e.g.
             ``weight_layers(model)``; each must run once in the forward pass.
+        loss: a function (model output, labels) -> the loss, a Tensor of one value;
+            e.g. ``lambda output, targets: ((output - targets) ** 2).sum() / 2`` for a
+            net fitted by squared error. The gradients are those of this loss.
 
     Returns:
-        {"names": [str], "activation": (L,), "activation_grad": (L,)}; activation_grad
-        is NaN for a module whose output the loss does not depend on.
+        {"names": [str], "activation": (M,), "activation_grad": (M,)}, one value per
+        module measured; activation_grad is NaN for a module whose output the loss does
+        not depend on.
     """
     check_model("block_norms", model)
     check_images("block_norms", images)
+    if not callable(loss):
+        raise TypeError(f"block_norms: loss must be a function (output, labels) -> a one-value Tensor, "
+                        f"as F.cross_entropy; got {type(loss).__name__}")
     modules = _modules_to_measure("block_norms", model, modules)
     if not is_grad_enabled():
         raise RuntimeError("block_norms: called inside minires.no_grad(), where no graph is recorded; "
@@ -90,7 +101,7 @@ def block_norms(model, images, labels, modules=None) -> dict:
                 handles.append(module.register_forward_hook(measuring_hook(index)))
             # Integer images cannot require grad; float images (the usual case) do.
             inputs = Tensor(images.array, requires_grad=backend.is_floating(images.array.dtype))
-            F.cross_entropy(model(inputs), labels).backward()
+            _checked_loss(loss(model(inputs), labels)).backward()
     finally:
         for handle in handles:
             handle.remove()
@@ -104,7 +115,7 @@ def block_norms(model, images, labels, modules=None) -> dict:
     return {"names": names, "activation": both[0], "activation_grad": both[1]}
 
 
-def weight_norms(model) -> dict:
+def weight_norms(model, layers=None) -> dict:
     """||W|| and ||dL/dW|| of the ``.weight`` of every Conv2d and Linear (``weight_layers``).
 
         weight[p]      = sqrt(sum of W_p ** 2)
@@ -115,11 +126,26 @@ def weight_norms(model) -> dict:
     below the last one's are what shortcuts cure ("Deep Residual Learning for Image
     Recognition", "Identity Mappings in Deep Residual Networks").
 
+    Args:
+        layers: (name, module) pairs to read instead of ``weight_layers(model)``, each
+            with a ``.weight`` Parameter: e.g. the batch norms whose scale gamma is
+            their weight, ``[(name, m) for name, m in model.named_modules()
+            if name.endswith("bn2")]``.
+
     Returns:
         {"names": [str], "weight": (P,), "weight_grad": (P,)}
     """
-    layers = weight_layers(model)
-    require_found("weight_norms", model, layers, "Conv2d or Linear layer")
+    check_model("weight_norms", model)
+    if layers is None:
+        layers = weight_layers(model)
+        require_found("weight_norms", model, layers, "Conv2d or Linear layer")
+    else:
+        layers = _modules_to_measure("weight_norms", model, layers, argument="layers")
+        without = [name for name, module in layers if not isinstance(getattr(module, "weight", None), Parameter)]
+        if without:
+            raise ValueError(f"weight_norms: {', '.join(repr(name) for name in without)} "
+                             f"{'has' if len(without) == 1 else 'have'} no weight Parameter to read "
+                             "(a batch norm made with affine=False, or a layer without weights?)")
     weights = [module.weight for _, module in layers]
     xp = backend.get_array_module(weights[0].array)
     weight = [l2_norm(w.array) for w in weights]
@@ -181,10 +207,64 @@ def dead_relu_fraction(model, images) -> dict:
     return {"names": [name for name, _ in found], "fraction": to_host(xp.stack(fractions))}
 
 
+def block_outputs(model, images, modules=None) -> dict:
+    """The output of each block on this batch, itself: for what the other functions do
+    not measure (where a ReLU after the addition set values to 0, the signs).
+
+        outputs[l] = block l's output, the next block's input; (N, C, H, W) for a
+                     convolutional block
+
+    "Identity Mappings in Deep Residual Networks" asks where the identity path is cut:
+    a block y = ReLU(x + F(x)) passes the gradient through its shortcut only where y > 0,
+    so ``(outputs[l] > 0)`` is that block's mask, and ``(outputs[l] == 0).mean()`` the
+    share it cuts (``dead_relu_fraction`` also counts the ReLU inside the branch).
+    Every output is kept: for a big net and batch, mind the memory (a (64, 16, 32, 32)
+    output is 1 M values). One forward pass without a graph.
+
+    Args:
+        images: a Tensor on the model's device.
+        modules: (name, module) pairs whose outputs to return instead of ``blocks(model)``;
+            each must run once in the forward pass.
+
+    Returns:
+        {"names": [str], "outputs": [arrays]}, float64 NumPy copies, each the shape of
+        its module's output
+    """
+    check_model("block_outputs", model)
+    check_images("block_outputs", images)
+    modules = _modules_to_measure("block_outputs", model, modules)
+    recorded = [[] for _ in modules]
+    hooks = [(module, recorder(recorded[index], _copy)) for index, (_, module) in enumerate(modules)]
+    with buffers_kept(model):
+        forward_with_hooks(model, images, hooks)
+    names = [name for name, _ in modules]
+    outputs = [recorded_once("block_outputs", name, values) for name, values in zip(names, recorded)]
+    xp = backend.get_array_module(outputs[0])
+    flat = to_host(xp.concatenate([output.reshape(-1) for output in outputs]))   # every value, one read-back
+    ends = host_xp.cumsum([output.size for output in outputs])
+    pieces = host_xp.split(flat, ends[:-1])
+    return {"names": names, "outputs": [piece.reshape(output.shape) for piece, output in zip(pieces, outputs)]}
+
+
 # -- helpers ------------------------------------------------------------------------------
 
-def _modules_to_measure(function_name, model, modules):
-    """blocks(model) when ``modules`` is None, else ``modules`` checked: (name, Module) pairs."""
+def _checked_loss(value):
+    """The loss block_norms differentiates: a Tensor of one value, or a clear error."""
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        found = f"a Tensor of shape {value.shape}" if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"block_norms: loss must return the loss as a Tensor of one value; got {found} "
+                         "(reduce it over the batch: a mean or a sum)")
+    return value
+
+
+def _copy(array):
+    """A copy of a module's output, which later in-place work cannot change."""
+    return array.copy()
+
+
+def _modules_to_measure(function_name, model, modules, argument="modules"):
+    """blocks(model) when ``modules`` is None, else ``modules`` checked: (name, Module) pairs
+    (``argument`` names the caller's parameter in the message)."""
     if modules is None:
         found = blocks(model)
         require_found(function_name, model, found, "blocks (" + type_names(BLOCK_TYPES) + ")")
@@ -192,7 +272,7 @@ def _modules_to_measure(function_name, model, modules):
     modules = list(modules)
     if not modules or not all(isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Module)
                               for pair in modules):
-        raise TypeError(f"{function_name}: modules must be a non-empty list of (name, Module) pairs, "
+        raise TypeError(f"{function_name}: {argument} must be a non-empty list of (name, Module) pairs, "
                         "as blocks(model) or weight_layers(model) return")
     return modules
 

@@ -125,9 +125,11 @@ class ScaledResidualBlock(Module):
 class SimplifiedBlock(Module):
     """One 3x3 convolution (with bias) and a ReLU, no batch norm; plain or residual.
 
-    The block of "Identity Connections in Residual Nets Improve Noise Stability"
-    (Yu and Tomasi), in the simplified all-convolutional setting of "Identity Matters
-    in Deep Learning" (Hardt and Ma, 2017):
+    The simplified block of "Identity Connections in Residual Nets Improve Noise
+    Stability" (Yu and Tomasi). It is not the block of "Identity Matters in Deep
+    Learning" (Hardt and Ma, 2017), x + C2(ReLU(C1(x))) with two convolutions; the
+    Noise Stability paper takes only Hardt and Ma's initialisation from there, for its
+    residual nets (minires.nn.init.hardt_ma_normal_):
 
         plain     y = ReLU(conv(x))
         residual  y = ReLU(conv(x) + x)

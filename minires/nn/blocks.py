@@ -202,7 +202,9 @@ class HighwayBlock(Module):
             "exclusive_gating", whose gate_bias starts at -6 rather than -1).
         gate_bias: the gate path's initial bias (the last BN's beta, or the 1x1
             convolution's bias). Negative biases start the block close to carrying x:
-            T = sigmoid(-1) = 0.27 with the default.
+            sigmoid(-1) = 0.27 with the default. With the full gate, whose last BN
+            spreads the pre-activation around that bias with std 1, the mean gate
+            is higher than sigmoid(bias) (lesson 5 measures 0.29 at -1, 0.15 at -2).
         post_activation: apply ReLU after the combination (the "Identity Mappings" variant).
         zero_init_last_bn: start H's last BN at gamma = 0, so that H(x) = 0 and the block
             starts as y = x (1 - T(x)) (then ReLU, with post_activation): the "zeroBN"

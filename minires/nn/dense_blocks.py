@@ -77,7 +77,9 @@ class DenseHighwayBlock(Module):
     layer of "Highway Networks" (Srivastava et al., 2015) with the residual block's
     transform, and a gate that reads the same a.
 
-    The transform gate's bias starts at ``gate_bias`` (-1): T = 0.27, mostly carry.
+    The transform gate's bias starts at ``gate_bias`` (-1): sigmoid(-1) = 0.27, mostly
+    carry, for an input whose W_T a is near 0 (a spread of W_T a around 0 moves the
+    mean gate toward 0.5).
 
     Shape:
         (N, width) -> (N, width)

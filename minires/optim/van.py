@@ -1,44 +1,55 @@
 """The VAN constrained update: phasing out skip connections with Lagrange multipliers.
 
 From "Avoiding degradation in deep feed-forward networks by phasing out
-skip-connections" (Monti, Tootoonian and Cao, 2018). Each VAN layer l computes
-y = ReLU(F(x) + (1 - alpha_l) x) (minires.nn.VANBlock, DenseVANBlock): with
-alpha_l = 0 it is a residual block, with alpha_l = 1 a plain one. Training solves
+skip-connections" (Monti, Tootoonian and Cao, 2018); the section and equation numbers
+below are the paper's. Its VAN block, equation (4), is x_{l+1} = F(x_l) + (1 - alpha_l) x_l,
+with no activation after the sum. minires.nn.VANBlock puts ResNet v1's ReLU after the
+sum, y = ReLU(F(x) + (1 - alpha_l) x); minires.nn.DenseVANBlock, the thin nets of
+Section 4.1, has none: y = W ReLU(BN(x)) + b + (1 - alpha_l) x. With alpha_l = 0 the
+block is a residual block, with alpha_l = 1 a plain one. Training solves (5)
 
-    minimise L(W, alpha)   subject to   alpha_l = 1 for every layer l,
+    minimise C(W, alpha)   subject to   alpha_l = 1 for every layer l,
 
-through the Lagrangian L(W, alpha) + sum_l lambda_l . (alpha_l - 1), going down in
-alpha and up in lambda (the paper's equations (7) and (8)), at every training step:
+C the loss (the paper's objective, eq. (3)), through the Lagrangian (6),
+C + sum_l lambda_l . (alpha_l - 1), going down in alpha and up in lambda at every
+training step, by (7) and (8):
 
-    alpha_l  <- clip(alpha_l - lr * (dL/dalpha_l + lambda_l), 0, 1)       (7)  descent
-    lambda_l <- lambda_l + eta' * (alpha_l - 1),   eta' = fraction * lr     (8)  ascent
+    alpha_l  <- clip(alpha_l - eta * (dC/dalpha_l + lambda_l), 0, 1)     (7)  descent
+    lambda_l <- lambda_l + eta' * (alpha_l - 1)                          (8)  ascent
 
 alpha_l and lambda_l are vectors, one value per channel (or unit), and the rules act
-on each value alone. lambda starts at -1, so early on the -lambda term pushes alpha up
-by lr per step; since alpha <= 1, (8) can only make lambda more negative, a push that
-grows until every alpha reaches 1 and the net is plain. The paper takes eta' = lr / 2
-on MNIST and lr / 10 on CIFAR.
+on each value alone. What the paper's text says about them (Section 3): eta is "the
+step-size parameter for SGD"; the clipping to [0, 1] is "not strictly required"; since
+alpha <= 1, the lambdas can only decrease, pushing alpha toward 1; eta' is a fraction
+of eta, to let the net adjust while the constraint is enforced: eta / 2 on MNIST
+(Section 4.1), eta / 10 on CIFAR (Section 4.2). In both experiments alpha starts at 0
+(the net starts as a ResNet) and lambda at -1. (7) as printed reads
+eta * (dL/dalpha_l + lambda_l) with the paper's L the Lagrangian (6), whose derivative
+already holds lambda_l: read literally, lambda_l would count twice. minires takes the
+derivative of the loss C, which makes (7) plain gradient descent on the Lagrangian.
 
-VAN (lambda = 0), the paper's ablation: ``VANConstraint(model, lagrange_multipliers=False)``
-fixes every lambda_l at 0 and skips (8), so the alphas are learned freely, clipped to
-[0, 1]: alpha_l <- clip(alpha_l - lr * dL/dalpha_l, 0, 1). Nothing then pushes them
-to 1; the skips stay as long as the loss prefers them.
+VAN (lambda = 0), the paper's ablation (Section 4.1: the constraint not enforced, every
+lambda_l = 0): ``VANConstraint(model, lagrange_multipliers=False)`` fixes every lambda_l
+at 0 and skips (8), so the alphas are learned freely, clipped to [0, 1]:
+alpha_l <- clip(alpha_l - eta * dC/dalpha_l, 0, 1). Nothing then pushes them to 1; the
+skips stay as long as the loss prefers them.
 
-How fast the skips go (issue: the phase-out's speed as a setting). In the paper eta is
-"the step-size parameter for SGD", the weights' learning rate, and eta' a fraction of it
-(Section 3, after (8)). With lambda = -1 at the start, (7) moves alpha up by about
+How fast the skips go. With lambda = -1 at the start, (7) moves alpha up by about
 eta * |lambda| per step, against dC/dalpha. When C is the batch-mean loss (what
 minires's training loop and PyTorch's cross-entropy compute), dC/dalpha is small beside
-|lambda| = 1, so the alphas reach 1 within about 1/eta steps: 10 steps at eta = 0.1.
-The paper's Fig. 2 reports the skips of its 26-layer CIFAR net "fully removed" at about
-the 120th iteration. Two settings make either regime runnable:
+|lambda| = 1, so the alphas reach 1 within about 1/eta steps: 10 steps at the paper's
+CIFAR eta = 0.1. The paper (Section 4.2, reading the right panel of Fig. 2, its 26-layer
+CIFAR-10 net trained for 165 epochs) finds the skips "fully removed" at about the 120th
+iteration; its text does not say whether an iteration is an update or an epoch, nor
+whether C is a batch mean or a sum (eq. (3) calls it "some objective function"). Two
+settings make either regime runnable:
 
 - ``alpha_lr``: eta for (7) as a number of its own, fixed, whatever the weights' lr
   (None, the default: eta is the weights' lr, schedule included, the paper's coupling).
   eta' is ``multiplier_lr_fraction`` times the alphas' eta in both cases.
 - ``alpha_loss="sum"``: dC/dalpha from the batch's summed loss, N times the mean's
   gradient (N the batch size), so the loss holds the alphas back N times harder.
-  The paper does not say which loss C is; "mean" (the default) is what the weights see.
+  "mean" (the default) is what the weights see.
 
 Order of the updates: (8) uses the alpha just computed by (7), the sequential reading
 of the two rules written one under the other; the paper's text (Section 3) gives the
@@ -141,7 +152,7 @@ class VANConstraint:
             batch_size: N, the examples in the batch whose mean loss backward took;
                 needed with alpha_loss="sum" (dC/dalpha is then N times the gradient).
 
-        An alpha whose grad is None (no backward reached it) takes dL/dalpha = 0.
+        An alpha whose grad is None (no backward reached it) takes dC/dalpha = 0.
         """
         check_number("VANConstraint.step", "lr", lr)
         loss_scale = 1.0
@@ -161,7 +172,13 @@ class VANConstraint:
                 multiplier.array += multiplier_lr * (alpha.array - 1.0)        # (8), new alpha
 
     def alpha_residual(self) -> float:
-        """(1/L) sum_l ||1 - alpha_l||^2 over the L VAN layers: 0 once the net is plain.
+        """(1/B) sum_l ||1 - alpha_l||^2 over the B VAN layers: 0 once the net is plain.
+
+        The paper's "mean alpha residual" (Section 4.2 and the captions of Figs. 2 and 3)
+        is (1/L) sum_l (1 - alpha_l)^2 over its L layers, without saying how the vector
+        (1 - alpha_l)^2 becomes a number; here it is summed over the channels (the
+        squared norm), so the value starts at the mean channel count of the VAN layers
+        (alpha = 0). Lesson 6 plots the mean over channels instead, which starts at 1.
 
         For logging once per epoch: it reads the value back from the device (a sync).
         """
