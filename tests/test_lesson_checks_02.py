@@ -72,3 +72,162 @@ def test_batch_norm_input_gradient_typical_mistakes():
     none = lesson02.check_batch_norm_input_gradient(None, x, grad_output, gamma)
     assert not none and "no answer yet" in none.message
     assert "shape (2,), expected (4, 2)" in lesson02.check_batch_norm_input_gradient([1.0, 2.0], x, grad_output, gamma).message
+
+
+class LeakyReLU(mr.autograd.Function):
+    """The right answer: the mask saved in forward, G times the slope in backward."""
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = negative_slope
+
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        return xp.where(x > 0, x, self.negative_slope * x)
+
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        return (grad_output * self.xp.where(positive, 1.0, self.negative_slope),)
+
+
+class ForgetsTheUpstreamGradient(LeakyReLU):
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        return (self.xp.where(positive, 1.0, self.negative_slope),)
+
+
+class FlipsTheSign(LeakyReLU):
+    def backward(self, grad_output):
+        return (-super().backward(grad_output)[0],)
+
+
+class ReLUBackward(LeakyReLU):
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        return (grad_output * positive,)
+
+
+class SwapsTheSlopes(LeakyReLU):
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        return (grad_output * self.xp.where(positive, self.negative_slope, 1.0),)
+
+
+class FixedSlope(LeakyReLU):
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        return xp.where(x > 0, x, 0.01 * x)
+
+
+class ZeroForNegatives(LeakyReLU):
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        return xp.maximum(x, 0.0)
+
+
+class SumsOverTheBatch(LeakyReLU):
+    def backward(self, grad_output):
+        return (super().backward(grad_output)[0].sum(axis=0),)
+
+
+class ReturnsATensor(LeakyReLU):
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        return mr.tensor(xp.where(x > 0, x, self.negative_slope * x))
+
+
+class BackwardReturnsATensor(LeakyReLU):
+    def backward(self, grad_output):
+        return mr.tensor(super().backward(grad_output)[0])
+
+
+class NoArrayModule(LeakyReLU):
+    def forward(self, x):                               # forgot xp
+        return np.where(x > 0, x, self.negative_slope * x)
+
+
+class NothingSaved(LeakyReLU):
+    def forward(self, xp, x):
+        return xp.where(x > 0, x, self.negative_slope * x)
+
+
+class NoOption(mr.autograd.Function):
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        return xp.where(x > 0, x, 0.1 * x)
+
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        return (grad_output * self.xp.where(positive, 1.0, 0.1),)
+
+
+class ChangesGradOutputInPlace(LeakyReLU):
+    def backward(self, grad_output):
+        (positive,) = self.saved
+        grad_output[~positive] *= self.negative_slope
+        return (grad_output,)
+
+
+class ChangesItsInputInPlace(LeakyReLU):
+    def forward(self, xp, x):
+        self.save_for_backward(x > 0)
+        x[x < 0] *= self.negative_slope
+        return x
+
+
+class ReturnsNothing(LeakyReLU):
+    def backward(self, grad_output):
+        pass
+
+
+def test_leaky_relu_function_right_answer_passes():
+    right = lesson02.check_leaky_relu_function(LeakyReLU)
+    assert right and repr(right).startswith("correct") and "mr.gradcheck passes" in right.message
+
+
+def test_leaky_relu_reference_is_leaky_relu():
+    x = np.array([-2.0, -0.5, 0.5, 3.0])
+    grad_output = np.array([1.0, 2.0, 3.0, 4.0])
+    y, grad_x = lesson02.leaky_relu_reference(x, grad_output, 0.1)
+    np.testing.assert_allclose(y, [-0.2, -0.05, 0.5, 3.0])
+    np.testing.assert_allclose(grad_x, [0.1, 0.2, 3.0, 4.0])
+
+
+def test_leaky_relu_function_typical_mistakes():
+    hints = {
+        ForgetsTheUpstreamGradient: "multiply by the upstream gradient",
+        FlipsTheSign: "sign is flipped",
+        ReLUBackward: "not 0 (that is ReLU's backward)",
+        SwapsTheSlopes: "slopes are swapped",
+        FixedSlope: "not a fixed 0.01",
+        ZeroForNegatives: "not 0 (that is ReLU)",
+        SumsOverTheBatch: "of that input's shape (4, 5)",
+        ReturnsATensor: "forward receives arrays and returns an array",
+        BackwardReturnsATensor: "not Tensors or lists",
+        NoArrayModule: "apply passes the array module xp",
+        NothingSaved: "call self.save_for_backward",
+        NoOption: "options reach __init__",
+        ChangesGradOutputInPlace: "changed grad_output in place",
+        ChangesItsInputInPlace: "changed its input x in place",
+        ReturnsNothing: "x got no gradient",
+    }
+    for wrong, hint in hints.items():
+        grade = lesson02.check_leaky_relu_function(wrong)
+        assert not grade and repr(grade).startswith("not yet"), wrong.__name__
+        assert hint in grade.message, f"{wrong.__name__}: {grade.message}"
+
+
+def test_leaky_relu_function_not_a_class():
+    none = lesson02.check_leaky_relu_function(None)
+    assert not none and "no answer yet" in none.message
+    assert "pass the class itself" in lesson02.check_leaky_relu_function(LeakyReLU()).message
+    assert "derived from mr.autograd.Function" in lesson02.check_leaky_relu_function(lambda x: x).message
+
+
+def test_leaky_relu_function_gradcheck_catches_what_one_upstream_gradient_misses():
+    class RightOnlyForTheCheckedShape(LeakyReLU):
+        def backward(self, grad_output):
+            grad = super().backward(grad_output)[0]
+            return (grad if grad.shape == (4, 5) else 2 * grad,)
+
+    grade = lesson02.check_leaky_relu_function(RightOnlyForTheCheckedShape)
+    assert not grade and "mr.gradcheck fails with it inside a graph" in grade.message

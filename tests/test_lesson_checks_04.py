@@ -6,6 +6,52 @@ import minires as mr
 from minires.lessons.checks import lesson04
 
 
+def stage_outputs():
+    """Four (4, 3, 5, 5) outputs of post-activation blocks: ReLUs of correlated sums, so
+    that the masks of neighbouring blocks are not independent."""
+    rng = np.random.default_rng(0)
+    x, outputs = rng.standard_normal((4, 3, 5, 5)), []
+    for _ in range(4):
+        x = np.maximum(x + 0.7 * rng.standard_normal(x.shape), 0.0)
+        outputs.append(x)
+    return outputs
+
+
+def test_open_identity_path():
+    outputs = stage_outputs()
+    masks = [output > 0 for output in outputs]
+    share = float((masks[1] & masks[2] & masks[3]).mean())
+    assert lesson04.open_identity_path_share(outputs) == share and 0.05 < share < 0.95
+    right = lesson04.check_open_identity_path(share, outputs)
+    assert right and repr(right).startswith("correct")
+    for wrong_answer, hint in [
+        (100 * share, "not a percentage"),
+        (1 - share, "the share whose path is cut"),
+        (float((masks[0] & masks[1] & masks[2] & masks[3]).mean()), "leave out the first block's own mask"),
+        (float(masks[3].mean()), "not only the last one's"),
+        (float(np.prod([mask.mean() for mask in masks[1:]])), "masks are independent"),
+        (0.123456, "combined with 'and'"),
+    ]:
+        wrong = lesson04.check_open_identity_path(wrong_answer, outputs)
+        assert not wrong and hint in wrong.message, (wrong_answer, wrong.message)
+    none = lesson04.check_open_identity_path(None, outputs)
+    assert not none and "no answer yet" in none.message
+    assert not lesson04.check_open_identity_path([0.5, 0.5], outputs)
+    assert not lesson04.check_open_identity_path(share, outputs[:1])
+    assert not lesson04.check_open_identity_path(share, None)
+
+
+def test_open_identity_path_of_a_minires_stage():
+    mr.manual_seed(0)
+    net = mr.models.cifar_net("residual", 14, width=4)                  # 2 blocks per stage, v1
+    images = mr.tensor(np.random.default_rng(1).standard_normal((4, 3, 8, 8)), dtype=mr.float32)
+    outputs = mr.analysis.block_outputs(net, images)["outputs"]
+    last_stage = outputs[4:]
+    share = lesson04.open_identity_path_share(last_stage)
+    assert share == float((last_stage[1] > 0).mean())
+    assert lesson04.check_open_identity_path(share, last_stage)
+
+
 def residual_stack():
     rng = np.random.default_rng(0)
     weights = [rng.standard_normal((4, 4)) * 0.5 for _ in range(3)]

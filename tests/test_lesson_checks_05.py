@@ -84,3 +84,43 @@ def test_gate_bias_for_carry():
     assert not grade and "log(T / (1 - T))" in grade.message
     grade = lesson05.check_gate_bias_for_carry(None, carry=0.95)
     assert not grade and "no answer yet" in grade.message
+
+
+def sampled_mean_gate(gate_bias, std=1.0, draws=200_000):
+    """The mean of sigmoid(b_T + z), z ~ N(0, std^2), by Monte Carlo: what a learner computes."""
+    z = np.random.default_rng(1).standard_normal(draws)
+    return float(np.mean(1.0 / (1.0 + np.exp(-(gate_bias + std * z)))))
+
+
+def test_mean_gate_over_spread_right_answers_pass():
+    grade = lesson05.check_mean_gate_over_spread(sampled_mean_gate(-2.0), gate_bias=-2.0)
+    assert grade and repr(grade).startswith("correct")
+    assert lesson05.check_mean_gate_over_spread(0.5, gate_bias=0.0)                  # symmetric about 0
+    assert lesson05.check_mean_gate_over_spread(sampled_mean_gate(-1.0, std=2.0), gate_bias=-1.0, std=2.0)
+    assert lesson05.check_mean_gate_over_spread(np.float32(0.1555), gate_bias=-2.0)
+
+
+def test_mean_gate_over_spread_sigmoid_of_the_mean_fails_with_a_hint():
+    grade = lesson05.check_mean_gate_over_spread(1.0 / (1.0 + math.exp(2.0)), gate_bias=-2.0)
+    assert not grade
+    assert "sigma(b_T), the gate of the mean pre-activation" in grade.message
+    assert "mean of sigma is not sigma of the mean" in grade.message
+
+
+def test_mean_gate_over_spread_the_carry_fails_with_a_hint():
+    grade = lesson05.check_mean_gate_over_spread(1.0 - sampled_mean_gate(-2.0), gate_bias=-2.0)
+    assert not grade and "mean carry 1 - T" in grade.message
+    grade = lesson05.check_mean_gate_over_spread(sampled_mean_gate(2.0), gate_bias=-2.0)   # the sign of b_T
+    assert not grade and "opposite bias" in grade.message
+
+
+def test_mean_gate_over_spread_other_wrong_answers_fail():
+    grade = lesson05.check_mean_gate_over_spread(0.17, gate_bias=-2.0)              # too few draws, say
+    assert not grade and "average sigma(b_T + z)" in grade.message
+    assert not lesson05.check_mean_gate_over_spread([0.15, 0.16], gate_bias=-2.0)
+    assert not lesson05.check_mean_gate_over_spread("0.155?", gate_bias=-2.0)
+
+
+def test_mean_gate_over_spread_none_fails_without_raising():
+    grade = lesson05.check_mean_gate_over_spread(None, gate_bias=-2.0)
+    assert not grade and "no answer yet" in grade.message

@@ -84,3 +84,55 @@ def test_alpha_gradient():
     assert not grade and "shape" in grade.message
     grade = lesson06.check_alpha_gradient(None, x, upstream)
     assert not grade and "no answer yet" in grade.message
+
+
+TOY = dict(x_step=0.1, multiplier_step=0.05)                      # the lesson's toy run, from (0, -1)
+TOY_ANSWER = [[0.1, -1.045], [0.1845, -1.085775]]
+
+
+def test_toy_iterates_right_answer_passes():
+    # x1 = 0 - 0.1 (0 - 1) = 0.1, lambda1 = -1 + 0.05 (0.1 - 1) = -1.045;
+    # x2 = 0.1 - 0.1 (0.2 - 1.045) = 0.1845, lambda2 = -1.045 + 0.05 (0.1845 - 1) = -1.085775
+    grade = lesson06.check_toy_iterates(TOY_ANSWER, **TOY)
+    assert grade and repr(grade).startswith("correct")
+    assert lesson06.check_toy_iterates(np.array(TOY_ANSWER), **TOY)
+
+
+def test_toy_iterates_of_the_your_turn_exercise():
+    """eta = 0.25, eta' = 0.5 from (0, 0): x stays at 0 in step 1 (lambda = 0), then moves."""
+    setting = dict(x_step=0.25, multiplier_step=0.5, start_x=0.0, start_multiplier=0.0, steps=2)
+    assert lesson06.check_toy_iterates([[0.0, -0.5], [0.125, -0.9375]], **setting)
+    grade = lesson06.check_toy_iterates([[0.0, -0.5], [0.125, -1.0]], **setting)     # lambda from the old x
+    assert not grade and "old x" in grade.message
+
+
+def test_toy_iterates_reach_the_saddle_point():
+    """Many steps of the same rule end at the constrained minimum x = 1, with lambda = -2."""
+    iterates = lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2000)
+    np.testing.assert_allclose(iterates[-1], [1.0, -2.0], atol=1e-9)
+    np.testing.assert_allclose(lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2), TOY_ANSWER, rtol=1e-12)
+
+
+def test_toy_iterates_typical_mistakes_fail_with_their_hints():
+    old_x = lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2, simultaneous=True)
+    descent = lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2, multiplier_sign=-1.0)
+    no_multiplier = lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2, x_gradient=lambda x, multiplier: 2 * x)
+    no_two = lesson06.toy_iterates(0.1, 0.05, 0.0, -1.0, 2, x_gradient=lambda x, multiplier: x + multiplier)
+    same_step = lesson06.toy_iterates(0.1, 0.1, 0.0, -1.0, 2)
+    for wrong, words in ((old_x, "old x"), (descent, "UP the gradient"), (no_multiplier, "two terms"),
+                         (no_two, "2 x, not x"), (same_step, "not x's eta")):
+        grade = lesson06.check_toy_iterates(wrong, **TOY)
+        assert not grade and words in grade.message, grade.message
+    grade = lesson06.check_toy_iterates(np.array(TOY_ANSWER).T, **TOY)
+    assert not grade and "transposed" in grade.message
+    grade = lesson06.check_toy_iterates(TOY_ANSWER[-1], **TOY)
+    assert not grade and "one pair" in grade.message
+    grade = lesson06.check_toy_iterates([[0.1, -1.045], [0.18, -1.08]], **TOY)
+    assert not grade and "expected -1.08577" in grade.message
+
+
+def test_toy_iterates_none_and_nonsense_fail_without_raising():
+    grade = lesson06.check_toy_iterates(None, **TOY)
+    assert not grade and "no answer yet" in grade.message
+    assert not lesson06.check_toy_iterates("x", **TOY)
+    assert not lesson06.check_toy_iterates([1.0, 2.0, 3.0], **TOY)

@@ -71,36 +71,75 @@ def test_plain_kernel_none_fails_without_raising():
     assert not grade and "no answer" in grade.message
 
 
+def test_hardt_ma_std_right_answer_passes():
+    grade = lesson07.check_hardt_ma_std(1 / (9 * 32), in_channels=16, out_channels=32, kernel_size=3)
+    assert grade and repr(grade).startswith("correct")
+
+
+def test_hardt_ma_std_divided_by_the_input_channels_fails():
+    grade = lesson07.check_hardt_ma_std(1 / (9 * 16), in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "OUTPUT channels" in grade.message
+
+
+def test_hardt_ma_std_kaiming_fails():
+    grade = lesson07.check_hardt_ma_std((2 / (9 * 16)) ** 0.5, in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "Kaiming" in grade.message
+
+
+def test_hardt_ma_std_with_a_square_root_fails():
+    grade = lesson07.check_hardt_ma_std(1 / (9 * 32) ** 0.5, in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "no square root" in grade.message
+    grade = lesson07.check_hardt_ma_std(1 / (9 * 16) ** 0.5, in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "no square root" in grade.message
+
+
+def test_hardt_ma_std_variance_fails():
+    grade = lesson07.check_hardt_ma_std(1 / (9 * 32) ** 2, in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "variance" in grade.message
+
+
+def test_hardt_ma_std_k_instead_of_k_squared_fails():
+    grade = lesson07.check_hardt_ma_std(1 / (3 * 32), in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "taps" in grade.message
+
+
+def test_hardt_ma_std_none_and_junk_fail_without_raising():
+    grade = lesson07.check_hardt_ma_std(None, in_channels=16, out_channels=32, kernel_size=3)
+    assert not grade and "no answer" in grade.message
+    assert not lesson07.check_hardt_ma_std("small", in_channels=16, out_channels=32, kernel_size=3)
+    assert not lesson07.check_hardt_ma_std(np.ones(3), in_channels=16, out_channels=32, kernel_size=3)
+
+
 def block_input_and_upstream():
     rng = np.random.default_rng(1)
     return np.maximum(rng.normal(size=(2, 3, 4, 4)), 0.0), rng.normal(size=(2, 3, 4, 4))
 
 
 def test_zero_block_gradient_right_answer_passes():
-    x, g = block_input_and_upstream()
-    grade = lesson07.check_zero_block_input_gradient(g * (x > 0), x, g)
+    x, upstream = block_input_and_upstream()
+    grade = lesson07.check_zero_block_input_gradient(upstream * (x > 0), x, upstream)
     assert grade and repr(grade).startswith("correct")
 
 
 def test_zero_block_gradient_without_the_relu_mask_fails():
-    x, g = block_input_and_upstream()
-    grade = lesson07.check_zero_block_input_gradient(g.copy(), x, g)
+    x, upstream = block_input_and_upstream()
+    grade = lesson07.check_zero_block_input_gradient(upstream.copy(), x, upstream)
     assert not grade and "ReLU" in grade.message
 
 
 def test_zero_block_gradient_counted_twice_fails():
-    x, g = block_input_and_upstream()
-    grade = lesson07.check_zero_block_input_gradient(2 * g * (x > 0), x, g)
+    x, upstream = block_input_and_upstream()
+    grade = lesson07.check_zero_block_input_gradient(2 * upstream * (x > 0), x, upstream)
     assert not grade and "twice" in grade.message
 
 
 def test_zero_block_gradient_all_zeros_fails():
-    x, g = block_input_and_upstream()
-    grade = lesson07.check_zero_block_input_gradient(np.zeros_like(g), x, g)
+    x, upstream = block_input_and_upstream()
+    grade = lesson07.check_zero_block_input_gradient(np.zeros_like(upstream), x, upstream)
     assert not grade and "shortcut" in grade.message
 
 
 def test_zero_block_gradient_none_and_junk_fail_without_raising():
-    x, g = block_input_and_upstream()
-    assert "no answer" in lesson07.check_zero_block_input_gradient(None, x, g).message
-    assert not lesson07.check_zero_block_input_gradient("not an array", x, g)
+    x, upstream = block_input_and_upstream()
+    assert "no answer" in lesson07.check_zero_block_input_gradient(None, x, upstream).message
+    assert not lesson07.check_zero_block_input_gradient("not an array", x, upstream)

@@ -8,6 +8,51 @@ import numpy as np
 from minires.lessons.checks import lesson08
 
 
+SCALES = [1.2, 0.9, 0.8, 1.1, 0.7]
+
+
+def test_shortcut_factor_right_answer_passes():
+    grade = lesson08.check_shortcut_factor(np.prod(SCALES), shortcut_scales=SCALES)
+    assert grade and repr(grade).startswith("correct")
+
+
+def test_shortcut_factor_accepts_an_array_of_one_value():
+    assert lesson08.check_shortcut_factor(np.array([np.prod(SCALES)]), shortcut_scales=np.array(SCALES))
+
+
+def test_shortcut_factor_sum_fails():
+    grade = lesson08.check_shortcut_factor(sum(SCALES), shortcut_scales=SCALES)
+    assert not grade and "multiply" in grade.message
+
+
+def test_shortcut_factor_mean_fails():
+    grade = lesson08.check_shortcut_factor(np.mean(SCALES), shortcut_scales=SCALES)
+    assert not grade and "mean" in grade.message
+
+
+def test_shortcut_factor_one_block_left_out_fails():
+    grade = lesson08.check_shortcut_factor(np.prod(SCALES[1:]), shortcut_scales=SCALES)
+    assert not grade and "s_1" in grade.message
+    grade = lesson08.check_shortcut_factor(np.prod(SCALES[:-1]), shortcut_scales=SCALES)
+    assert not grade and "s_B" in grade.message
+
+
+def test_shortcut_factor_last_scale_to_the_power_fails():
+    grade = lesson08.check_shortcut_factor(SCALES[-1] ** len(SCALES), shortcut_scales=SCALES)
+    assert not grade and "different" in grade.message
+
+
+def test_shortcut_factor_inverse_fails():
+    grade = lesson08.check_shortcut_factor(1 / np.prod(SCALES), shortcut_scales=SCALES)
+    assert not grade and "does not divide" in grade.message
+
+
+def test_shortcut_factor_none_and_junk_fail_without_raising():
+    assert "no answer" in lesson08.check_shortcut_factor(None, shortcut_scales=SCALES).message
+    assert not lesson08.check_shortcut_factor("small", shortcut_scales=SCALES)
+    assert not lesson08.check_shortcut_factor(np.cumprod(SCALES), shortcut_scales=SCALES)
+
+
 def test_backward_scale_right_answer_passes():
     grade = lesson08.check_backward_scale(0.8 ** 18, shortcut_scale=0.8, blocks=18)
     assert grade and repr(grade).startswith("correct")
@@ -19,12 +64,12 @@ def test_backward_scale_accepts_a_numpy_scalar():
 
 def test_backward_scale_product_instead_of_power_fails():
     grade = lesson08.check_backward_scale(0.8 * 18, shortcut_scale=0.8, blocks=18)
-    assert not grade and "to the power n" in grade.message
+    assert not grade and "to the power B" in grade.message
 
 
 def test_backward_scale_one_factor_short_fails():
     grade = lesson08.check_backward_scale(0.8 ** 17, shortcut_scale=0.8, blocks=18)
-    assert not grade and "s^(n - 1)" in grade.message
+    assert not grade and "s^(B - 1)" in grade.message
 
 
 def test_backward_scale_inverse_fails():

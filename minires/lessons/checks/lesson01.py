@@ -6,13 +6,15 @@
   f(a, b) = tanh(a * b + a) * b, worked out with the chain rule.
 - ``check_sigmoid_gradient``: d sigmoid(x)/dx at a few points, computed by the
   reader's scalar engine from sigmoid(x) = (1 + exp(-x)) ** -1.
+- ``check_gradient_step``: one step of gradient descent for one neuron,
+  z = w . x + b, on the mean logistic loss ln(1 + e^z) - t z of a few images.
 """
 
 import math
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_array
+from minires.lessons.grading import Grade, as_host_array, grade_array, readable_array
 
 
 def check_topological_order(order, inputs_of):
@@ -68,8 +70,8 @@ def _respects_edges(order, inputs_of):
 def gradient_by_hand(a, b):
     """(df/da, df/db) of f(a, b) = tanh(a * b + a) * b, by the chain rule."""
     t = math.tanh(a * b + a)
-    slope = 1.0 - t * t                            # d tanh(u) / du = 1 - tanh(u)^2
-    return np.array([slope * (b + 1.0) * b,        # u = a*b + a: du/da = b + 1 (a is used twice)
+    slope = 1.0 - t * t                            # d tanh(z) / dz = 1 - tanh(z)^2
+    return np.array([slope * (b + 1.0) * b,        # z = a*b + a: dz/da = b + 1 (a is used twice)
                      slope * a * b + t])           # b is used twice: inside tanh and as a factor
 
 
@@ -89,14 +91,14 @@ def check_gradient_by_hand(answer, a, b):
     slope = 1.0 - t * t
     hints = []
     if np.isclose(answer[0], slope * b * b) or np.isclose(answer[0], slope * b):
-        hints.append("df/da: a enters u = a*b + a twice, so du/da = b + 1, not b")
+        hints.append("df/da: a enters z = a*b + a twice, so dz/da = b + 1, not b")
     if np.isclose(answer[1], slope * a * b):
         hints.append("df/db: b is used twice (inside tanh and as the outer factor); "
                      "the product rule adds tanh(u) itself")
     if np.isclose(answer[0], (1 + t * t) * (b + 1) * b) or np.isclose(answer[1], (1 + t * t) * a * b + t):
-        hints.append("d tanh(u)/du is 1 - tanh(u)^2, with a minus")
+        hints.append("d tanh(z)/dz is 1 - tanh(z)^2, with a minus")
     if not hints:
-        hints.append("write u = a*b + a and t = tanh(u), then f = t * b, and add the contributions of "
+        hints.append("write z = a*b + a and t = tanh(z), then f = t * b, and add the contributions of "
                      "every path from a (and from b) to f")
     return Grade(False, grade.message + ". Hint: " + "; ".join(hints))
 
@@ -127,3 +129,65 @@ def check_sigmoid_gradient(answer, points):
         hint = ("build s = (1 + (-x).exp()) ** -1 from a fresh Value x for each point, call s.backward() "
                 "and read x.grad")
     return Grade(False, grade.message + ". Hint: " + hint)
+
+
+def gradient_step(weights, bias, features, targets, learning_rate):
+    """(new weights, new bias, dL/dw, dL/db) after one step of gradient descent.
+
+    The neuron scores image n as z_n = w . x_n + b; the loss is the mean over the N
+    images of ln(1 + e^z_n) - t_n z_n, whose derivative in z_n is sigmoid(z_n) - t_n.
+    """
+    weights = np.asarray(weights, dtype=np.float64)                    # (k,): one per input
+    features = np.asarray(features, dtype=np.float64)                  # (N, k)
+    targets = np.asarray(targets, dtype=np.float64)                    # (N,)
+    scores = features @ weights + bias                                 # (N,)
+    dL_dscores = (1.0 / (1.0 + np.exp(-scores)) - targets) / len(targets)   # the mean: 1/N
+    dL_dweights = features.T @ dL_dscores                              # (k,)
+    dL_dbias = float(dL_dscores.sum())
+    return weights - learning_rate * dL_dweights, bias - learning_rate * dL_dbias, dL_dweights, dL_dbias
+
+
+def check_gradient_step(answer, weights, bias, features, targets, learning_rate):
+    """Checks the parameters [w_1, ..., w_k, b] of a neuron after one step of gradient descent.
+
+    Args:
+        answer: the reader's new parameters, the weights then the bias.
+        weights, bias: the parameters before the step.
+        features: (N, k) inputs of N images; targets: (N,) 0 or 1.
+        learning_rate: the step size.
+
+    The loss is the mean over the images of ln(1 + e^z) - t z, z = w . x + b; the step
+    moves every parameter against its gradient: theta <- theta - learning_rate * dL/dtheta.
+    """
+    new_weights, new_bias, dL_dweights, dL_dbias = gradient_step(weights, bias, features, targets,
+                                                                 learning_rate)
+    start = np.append(np.asarray(weights, dtype=np.float64), bias)
+    expected = np.append(new_weights, new_bias)
+    gradient = np.append(dL_dweights, dL_dbias)
+    grade = grade_array("[w, b] after one step", answer, expected, rtol=1e-8, atol=1e-12)
+    if grade.problem == "shape":
+        if readable_array(answer) is not None and readable_array(answer).size == len(weights):
+            return Grade(False, grade.message + f". Hint: the bias is a parameter too: give the {len(weights)} "
+                         "new weights, then the new bias", "shape")
+        return grade
+    if grade.problem != "values":               # right, or nothing to look for a typical mistake in
+        return grade
+    answer = readable_array(answer).reshape(-1)
+    mistakes = [
+        (start + learning_rate * gradient, "the step went uphill: subtract learning_rate * grad, "
+         "theta - learning_rate * dL/dtheta"),
+        (start - gradient, "the step is learning_rate * grad, not the whole gradient"),
+        (gradient, "these are the gradients dL/dtheta; the answer is the parameters after the step, "
+         "theta - learning_rate * dL/dtheta"),
+        (-learning_rate * gradient, "this is only the change; add it to the parameters before the step"),
+        (start, "these are the parameters before the step: call backward() on the loss, then move "
+         "each parameter by - learning_rate * its .grad"),
+        (start - learning_rate * len(targets) * gradient, "the loss is the mean over the images, "
+         "not their sum: multiply the sum by 1 / N"),
+    ]
+    for candidate, hint in mistakes:
+        if np.allclose(answer, candidate, rtol=1e-8, atol=1e-12):
+            return Grade(False, grade.message + ". Hint: " + hint, "values")
+    return Grade(False, grade.message + ". Hint: the loss of one image is ln(1 + e^z) - t z with "
+                 "z = w . x + b; average it over the images, call backward(), and read each parameter's .grad",
+                 "values")

@@ -6,6 +6,8 @@ h(x) = relu(w_H x + b_H) and the transform gate t(x) = sigmoid(w_T x + b_T).
 
 import math
 
+import numpy as np
+
 from minires.lessons.grading import Grade, grade_number, readable_number
 
 
@@ -13,6 +15,11 @@ def _sigmoid(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def _mean_sigmoid_of_normal(mean, std):
+    """The mean of sigmoid(mean + std z) over z ~ N(0, 1), by Gauss-Hermite quadrature (80 nodes)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)         # weight exp(-z^2 / 2)
+    values = 1.0 / (1.0 + np.exp(-(mean + std * nodes)))
+    return float(np.sum(weights * values) / np.sum(weights))
 
 
 def _close(value, expected, rtol=1e-6, atol=1e-9):
@@ -75,3 +82,25 @@ def check_gate_bias_for_carry(answer, carry):
                             f"instead of carrying it; the carry gate is 1 - T")
     return grade_number("b_T", answer, expected,
                         hint="the inverse of the sigmoid is log(T / (1 - T)), and T = 1 - carry")
+
+
+def check_mean_gate_over_spread(answer, gate_bias, std=1.0):
+    """Expects the mean gate E[sigmoid(b_T + z)] over a normal pre-activation spread z ~ N(0, std^2).
+
+    The tolerance is 0.002: a Monte Carlo mean over 10^5 draws is well within it.
+    """
+    expected = _mean_sigmoid_of_normal(gate_bias, std)
+    value = readable_number(answer)
+    if value is not None and not _close(value, expected, rtol=0.0, atol=2e-3):
+        gate_at_mean = _sigmoid(gate_bias)
+        if _close(value, gate_at_mean, rtol=0.0, atol=1e-3):
+            return Grade(False, f"mean T: you have {value:.4g}, expected {expected:.4g}. That is sigma(b_T), the "
+                                "gate of the mean pre-activation; average sigma(b_T + z) over many z instead: "
+                                "the sigmoid is curved, so the mean of sigma is not sigma of the mean", "values")
+        if _close(value, 1.0 - expected, rtol=0.0, atol=2e-3):
+            return Grade(False, f"mean T: you have {value:.4g}, expected {expected:.4g}. That is the mean "
+                                "carry 1 - T (or the gate for the opposite bias); the question asks for the "
+                                "gate T = sigma(b_T + z)", "values")
+    return grade_number("mean T", answer, expected, rtol=0.0, atol=2e-3,
+                        hint=f"draw many z ~ N(0, {std:g}^2) (10^5 or more) and average sigma(b_T + z), "
+                             "or integrate it against the normal density")

@@ -1,9 +1,16 @@
 """Checks for the exercises of lesson 6, VAN: phasing the skips out.
 
-A VAN block computes y = F(x) + (1 - alpha) x (alpha one value per channel), and
-training moves alpha and its Lagrange multiplier lambda by the VAN paper's updates
+The toy problem of the lesson's primer, minimise x^2 subject to x = 1, has the
+Lagrangian J(x, lambda) = x^2 + lambda (x - 1); gradient descent-ascent takes, at each step,
 
-    alpha  <- clip(alpha - lr (dL/dalpha + lambda), 0, 1)      (7)  descent
+    x      <- x - eta (2 x + lambda)                           descent on x
+    lambda <- lambda + eta' (x - 1)                            ascent on lambda, with the new x
+
+A VAN block computes y = F(x) + (1 - alpha) x (alpha one value per channel), and
+training moves alpha and its Lagrange multiplier lambda by the updates (7) and (8) of
+"Avoiding degradation in deep feed-forward networks by phasing out skip-connections"
+
+    alpha  <- clip(alpha - eta (dL/dalpha + lambda), 0, 1)     (7)  descent
     lambda <- lambda + eta' (alpha - 1)                        (8)  ascent, with the new alpha
 """
 
@@ -12,6 +19,58 @@ import numpy as np
 from minires.lessons.grading import Grade, grade_array, grade_number, readable_array, readable_number
 
 
+def toy_iterates(x_step, multiplier_step, start_x, start_multiplier, steps, simultaneous=False,
+                 multiplier_sign=1.0, x_gradient=lambda x, multiplier: 2.0 * x + multiplier):
+    """(steps, 2) array of (x, lambda) after each step of descent-ascent on x^2 + lambda (x - 1).
+
+    The keyword arguments other than the first five build the typical wrong answers:
+    lambda's step from the old x (simultaneous), descent on lambda (multiplier_sign -1),
+    another derivative of J with respect to x (x_gradient)."""
+    x, multiplier = float(start_x), float(start_multiplier)
+    iterates = []
+    for _ in range(steps):
+        new_x = x - x_step * x_gradient(x, multiplier)                             # descent on x
+        read_x = x if simultaneous else new_x
+        multiplier = multiplier + multiplier_sign * multiplier_step * (read_x - 1.0)   # ascent on lambda
+        x = new_x
+        iterates.append((x, multiplier))
+    return np.array(iterates)                                                      # (steps, 2)
+
+
+def check_toy_iterates(answer, x_step, multiplier_step, start_x=0.0, start_multiplier=-1.0, steps=2):
+    """Expects the (steps, 2) array of (x_t, lambda_t), t = 1 .. steps, of gradient
+    descent-ascent on J(x, lambda) = x^2 + lambda (x - 1): x <- x - eta (2 x + lambda),
+    then lambda <- lambda + eta' (x - 1) with that new x (eta = x_step, eta' = multiplier_step)."""
+    arguments = (x_step, multiplier_step, start_x, start_multiplier, steps)
+    expected = toy_iterates(*arguments)
+    name = f"(x, lambda) after steps 1 to {steps}"
+    values = readable_array(answer)
+    if values is not None and values.size == 2 and steps > 1:
+        return Grade(False, f"{name}: you gave one pair; give one row (x_t, lambda_t) for each of the "
+                            f"{steps} steps, shape ({steps}, 2)", "shape")
+    if values is not None and values.shape == expected.shape:
+        mistakes = [
+            (toy_iterates(*arguments, simultaneous=True),
+             "lambda's step reads the old x; take the x this step has just computed, as minires's VAN "
+             "update (8) takes the new alpha"),
+            (toy_iterates(*arguments, multiplier_sign=-1.0),
+             "lambda goes UP the gradient of J: lambda + eta' dJ/dlambda, with dJ/dlambda = x - 1"),
+            (toy_iterates(*arguments, x_gradient=lambda x, multiplier: 2.0 * x),
+             "dJ/dx has two terms: 2 x from x^2 and lambda from lambda (x - 1)"),
+            (toy_iterates(*arguments, x_gradient=lambda x, multiplier: x + multiplier),
+             "the derivative of x^2 is 2 x, not x"),
+            (toy_iterates(x_step, x_step, start_x, start_multiplier, steps),
+             "lambda's step is eta' (multiplier_step), not x's eta"),
+        ]
+        for wrong, hint in mistakes:
+            if np.allclose(values, wrong, rtol=1e-6, atol=1e-9) and not np.allclose(wrong, expected):
+                return Grade(False, f"{name}: {hint}", "values")
+    if values is not None and values.shape == expected.T.shape and np.allclose(values, expected.T) \
+            and not np.allclose(expected, expected.T):
+        return Grade(False, f"{name}: the right numbers, transposed: one row per step, (x_t, lambda_t)", "shape")
+    return grade_array(name, answer, expected,
+                       hint="each step: x - eta (2 x + lambda) first, then lambda + eta' (new x - 1); "
+                            "rows are steps, columns (x, lambda)")
 
 
 def check_van_step(answer, alpha, multiplier, alpha_grad, lr, multiplier_lr_fraction):

@@ -1,12 +1,16 @@
 """Checks for the exercises of lesson 7, "A residual net is a plain net with a different start".
 
-Each function takes the reader's answer and the exercise's inputs, computes the expected
-answer itself, and returns a Grade; none raises on a wrong or missing answer.
+The simplified residual block is y = ReLU(z), z = conv_W(x) + b + x; G = dL/dy is the
+upstream gradient. Each function takes the reader's answer and the exercise's inputs,
+computes the expected answer itself, and returns a Grade; none raises on a wrong or
+missing answer.
 """
+
+import math
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_array, readable_array
+from minires.lessons.grading import Grade, as_host_array, grade_array, grade_number, readable_array, readable_number
 
 
 def _identity_kernel(channels, kernel_size):
@@ -17,6 +21,40 @@ def _identity_kernel(channels, kernel_size):
     return kernel
 
 
+def _close(value, expected):
+    return value is not None and math.isclose(value, expected, rel_tol=1e-6, abs_tol=0.0)
+
+
+def check_hardt_ma_std(answer, in_channels, out_channels, kernel_size):
+    """Expects Hardt and Ma's standard deviation for a kernel (C_out, C_in, k, k):
+    std = 1 / (k^2 C_out), C_out the number of OUTPUT channels ("Identity Matters in
+    Deep Learning", Section 4.1); no square root.
+    """
+    taps = kernel_size ** 2
+    expected = 1.0 / (taps * out_channels)
+    name = f"Hardt-Ma std for a ({out_channels}, {in_channels}, {kernel_size}, {kernel_size}) kernel"
+    value = readable_number(answer)
+    if value is not None and not _close(value, expected):
+        mistakes = [
+            (1.0 / (taps * in_channels),
+             f"that is 1 / (k^2 C_in) = 1 / fan_in; Hardt and Ma divide by the OUTPUT channels, "
+             f"C_out = {out_channels} (the two agree only when C_in = C_out)"),
+            (math.sqrt(2.0 / (taps * in_channels)),
+             "that is Kaiming's std, sqrt(2 / (k^2 C_in)), the start of the plain nets"),
+            (1.0 / math.sqrt(taps * out_channels),
+             "that is 1 / sqrt(k^2 C_out); Hardt and Ma's std is 1 / (k^2 C_out) itself, no square root "
+             "(which is why it is so small)"),
+            (1.0 / math.sqrt(taps * in_channels),
+             "that is 1 / sqrt(k^2 C_in); Hardt and Ma's std is 1 / (k^2 C_out), no square root, "
+             "and divided by the output channels"),
+            (expected ** 2, "that is the variance, std squared; give the standard deviation"),
+            (1.0 / (kernel_size * out_channels),
+             f"a k x k kernel has k^2 = {taps} taps per input channel, not k"),
+        ]
+        for wrong, hint in mistakes:
+            if _close(value, wrong):
+                return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}. {hint}", "values")
+    return grade_number(name, answer, expected, rtol=1e-6, atol=0.0, hint="std = 1 / (k^2 C_out)")
 
 
 def check_identity_kernel(answer, channels, kernel_size):
@@ -63,22 +101,22 @@ def check_plain_kernel(answer, residual_kernel):
 
 
 def check_zero_block_input_gradient(answer, block_input, upstream_gradient):
-    """Expects dL/dx = g * (x > 0) for a residual block with W = 0, b = 0: then
-    z = x, and dL/dx = conv_W^T(delta) + delta = delta = g * 1[z > 0].
+    """Expects dL/dx = G * 1[x > 0] for a residual block with W = 0, b = 0: then z = x,
+    dL/dz = G * 1[z > 0], and dL/dx = conv_W^T(dL/dz) + dL/dz = dL/dz.
     """
     x = as_host_array(block_input, "block_input")
-    g = as_host_array(upstream_gradient, "upstream_gradient")
-    expected = g * (x > 0)
+    upstream = as_host_array(upstream_gradient, "upstream_gradient")              # G = dL/dy
+    expected = upstream * (x > 0)
     values = readable_array(answer)
     name = "dL/dx"
     if values is not None and values.shape == expected.shape:
-        if np.allclose(values, g) and not np.allclose(g, expected):
-            return Grade(False, f"{name}: this is g itself; the ReLU still blocks the gradient "
-                         "where its input z = x is 0 (delta = g * 1[z > 0])")
+        if np.allclose(values, upstream) and not np.allclose(upstream, expected):
+            return Grade(False, f"{name}: this is G itself; the ReLU still blocks the gradient "
+                         "where its input z = x is 0 (dL/dz = G * 1[z > 0])")
         if np.allclose(values, 2 * expected) and np.any(expected):
             return Grade(False, f"{name}: twice the answer; with W = 0 the convolution term "
-                         "conv_W^T(delta) is 0, only the shortcut's delta remains")
+                         "conv_W^T(dL/dz) is 0, only the shortcut's dL/dz remains")
         if np.allclose(values, 0.0) and np.any(expected):
             return Grade(False, f"{name}: all zeros; the convolution term vanishes with W = 0, "
-                         "but the shortcut still passes delta = g * 1[x > 0]")
-    return grade_array(name, answer, expected, hint="delta = g * 1[z > 0], with z = x here")
+                         "but the shortcut still passes dL/dz = G * 1[x > 0]")
+    return grade_array(name, answer, expected, hint="dL/dz = G * 1[z > 0], with z = x here")
