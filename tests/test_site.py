@@ -1,0 +1,86 @@
+"""The documentation site (tools/build_site.py): it builds, it holds a page for every
+lesson, solution and API module, and it reads offline.
+
+Skipped without the `docs` extra (`python -m pip install -e ".[docs]"`); CI installs it.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("mkdocs", reason="the site needs the docs extra (mkdocs)")
+pytest.importorskip("mkdocs_jupyter", reason="the site needs the docs extra (mkdocs-jupyter)")
+pytest.importorskip("mkdocstrings", reason="the site needs the docs extra (mkdocstrings)")
+pytest.importorskip("jupyter_server_mathjax", reason="the site needs the docs extra (jupyter-server-mathjax)")
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import build_site  # noqa: E402  (tools/ is not a package)
+
+# A reference to another host: what a reader offline could not load.
+REMOTE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site_dir = tmp_path_factory.mktemp("site")
+    command = [sys.executable, str(ROOT / "tools" / "build_site.py"), "--site-dir", str(site_dir)]
+    environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}          # quiet about a future MkDocs 2
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, f"the site did not build:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return site_dir
+
+
+def test_every_lesson_solution_guide_and_api_page_is_built(site):
+    lessons = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
+    expected = ([f"lessons/{path.stem}.html" for path in lessons]
+                + [f"solutions/{path.stem}.html" for path in lessons]
+                + ["index.html", "lessons/index.html", "lessons/notation.html"]
+                + [page.replace(".md", ".html") for page in build_site.GUIDE_PAGES]
+                + [f"api/{module}.html" for module in build_site.API_PAGES])
+    missing = [page for page in expected if not (site / page).is_file()]
+    assert not missing, f"pages not built: {missing}"
+
+
+def test_no_page_loads_anything_from_another_host(site):
+    remote = {}
+    for page in site.rglob("*.html"):
+        found = REMOTE.findall(page.read_text(errors="replace"))
+        if found:
+            remote[str(page.relative_to(site))] = found[:3]
+    assert not remote, f"pages that fetch from another host (no use offline): {remote}"
+
+
+def test_mathjax_is_in_the_site_and_every_notebook_page_finds_it(site):
+    assert (site / "assets" / "mathjax" / "MathJax.js").is_file()
+    for page in list((site / "lessons").glob("0*.html")) + list((site / "solutions").glob("0*.html")):
+        sources = re.findall(r'<script[^>]*src="([^"]*MathJax\.js)[^"]*"', page.read_text())
+        assert sources, f"{page.name}: no MathJax script"
+        for source in sources:
+            assert (page.parent / source).resolve().is_file(), f"{page.name}: {source} does not resolve"
+
+
+def test_lesson_pages_keep_their_figures_and_maths(site):
+    page = (site / "lessons" / "04_identity_path.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3                     # the committed figures
+    assert "\\frac" in page or "\\partial" in page                       # TeX, for MathJax to typeset
+
+
+def test_api_pages_render_args_and_shapes(site):
+    page = re.sub(r"<[^>]+>", " ", (site / "api" / "minires.functional.html").read_text())
+    text = re.sub(r"\s+", " ", page)
+    start = text.index("conv2d ( x , weight")
+    entry = text[start:start + 3000]
+    assert "Parameters:" in entry and "Shape" in entry and "(N, C_in, H, W)" in entry
+
+
+def test_search_index_is_built_into_the_site(site):
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    locations = {document["location"].split("#")[0] for document in index["docs"]
+                 if "batch norm" in (document["title"] + " " + document["text"]).lower()}
+    assert "lessons/02_layers.html" in locations
