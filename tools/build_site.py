@@ -15,10 +15,19 @@ The pages are assembled first in build/site_source/ (git-ignored), from files th
 stay where they are in the repository:
 - index.md and guide/*.md: the README cut at its "## " headings (GUIDE_PAGES);
 - lessons/*.ipynb and lessons/notation.md; the worked solutions in solutions/;
+- results/: results/README.md and each claim's report.md with its figures;
 - api/*.md: one page per module of API_PAGES, each a mkdocstrings directive.
+
+The Markdown links of the README and of the results are rewritten for the page they
+land on: "#speed" to the guide page that holds "## Speed", "lessons/notation.md" to
+the notation page, "results/van/" to that claim's report. A link to a file of the
+repository that is not in the site becomes its path in code font, so that no link of
+the site leads nowhere.
 """
 
 import argparse
+import json
+import os
 import pathlib
 import re
 import shutil
@@ -57,6 +66,64 @@ API_PAGES = {
 }
 
 
+LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def slug(heading):
+    """The anchor MkDocs gives a heading: "Looking inside a net" -> "looking-inside-a-net"."""
+    return re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", heading.lower()).strip())
+
+
+def site_path_of(repo_path):
+    """Where a file or folder of the repository is in the site's sources, or None."""
+    repo_path = repo_path.rstrip("/")
+    if re.fullmatch(r"lessons/[0-9][0-9]_\w+\.ipynb|lessons/notation\.md", repo_path):
+        return repo_path
+    if re.fullmatch(r"lessons/solutions/[0-9][0-9]_\w+\.ipynb", repo_path):
+        return repo_path.replace("lessons/solutions/", "solutions/")
+    if repo_path in ("lessons", "lessons/README.md"):
+        return "lessons/index.md"
+    if repo_path in ("results", "results/README.md"):
+        return "results/index.md"
+    claim = re.fullmatch(r"results/(\w+)(?:/report\.md)?", repo_path)
+    if claim and (ROOT / "results" / claim.group(1) / "report.md").exists():
+        return f"results/{claim.group(1)}/index.md"
+    if re.fullmatch(r"results/\w+/\w+\.png", repo_path):
+        return repo_path
+    return None
+
+
+def rewrite_links(text, repo_file, page, anchors, as_html=False):
+    """The Markdown links of ``text`` (read from ``repo_file``, a path in the repository)
+    rewritten for the site page ``page``; ``anchors`` maps "#slug" to the page holding it.
+
+    as_html: link to the built pages (x.html), for the notebooks' Markdown, whose links
+    MkDocs does not rewrite; MkDocs itself turns the .md and .ipynb links of the other pages.
+    """
+    page_folder = pathlib.PurePosixPath(page).parent
+
+    def relative(target):
+        if as_html:
+            target = re.sub(r"\.(md|ipynb)$", ".html", target)
+        return pathlib.PurePosixPath(os.path.relpath(target, page_folder or ".")).as_posix()
+
+    def replace(match):
+        image, label, target = match.groups()
+        if re.match(r"[a-z]+:", target):                                  # https:, mailto:
+            return match.group(0)
+        if target.startswith("#"):
+            holder = anchors.get(target)
+            return f"{image}[{label}]({relative(holder)}{target})" if holder and holder != page else match.group(0)
+        path, _, fragment = target.partition("#")
+        repo_path = os.path.normpath(os.path.join(os.path.dirname(repo_file), path))
+        in_site = site_path_of(repo_path)
+        if in_site is None:
+            return f"{label} (`{repo_path}` in the repository)" if not image else f"`{repo_path}`"
+        return f"{image}[{label}]({relative(in_site)}{'#' + fragment if fragment else ''})"
+
+    return LINK.sub(replace, text)
+
+
 def readme_sections(text):
     """{heading: markdown} for every "## " section of the README, and the text before the first."""
     parts = re.split(r"^## (.+)$", text, flags=re.MULTILINE)
@@ -68,16 +135,28 @@ def readme_sections(text):
 
 def write_guide(readme):
     sections = readme_sections(readme)
-    used = set()
+    missing = [heading for _, headings in GUIDE_PAGES.values() for heading in headings if heading not in sections]
+    if missing:
+        raise SystemExit(f"build_site: README.md has no '## {missing[0]}' section (GUIDE_PAGES in {__file__})")
+    anchors = {f"#{slug(heading)}": page for page, (_, headings) in GUIDE_PAGES.items() for heading in headings}
     for page, (title, headings) in GUIDE_PAGES.items():
-        missing = [heading for heading in headings if heading not in sections]
-        if missing:
-            raise SystemExit(f"build_site: README.md has no '## {missing[0]}' section (GUIDE_PAGES in {__file__})")
         body = "".join(f"## {heading}\n{sections[heading]}" for heading in headings)
-        write(page, f"# {title}\n\n{body}")
-        used.update(headings)
-    write("index.md", sections[""])
+        write(page, rewrite_links(f"# {title}\n\n{body}", "README.md", page, anchors))
+    write("index.md", rewrite_links(sections[""], "README.md", "index.md", anchors))
+    used = {heading for _, headings in GUIDE_PAGES.values() for heading in headings}
     return sorted(set(sections) - used - {""})
+
+
+def write_results():
+    """results/README.md and every claim's report.md (with its figures) as pages."""
+    write("results/index.md", rewrite_links((ROOT / "results" / "README.md").read_text(), "results/README.md",
+                                            "results/index.md", {}))
+    for report in sorted((ROOT / "results").glob("*/report.md")):
+        claim = report.parent.name
+        page = f"results/{claim}/index.md"
+        write(page, rewrite_links(report.read_text(), f"results/{claim}/report.md", page, {}))
+        for figure in sorted(report.parent.glob("*.png")):
+            shutil.copy2(figure, SOURCE / "results" / claim / figure.name)
 
 
 def write_api():
@@ -92,12 +171,27 @@ def write(relative, text):
 
 
 def copy_lessons():
-    (SOURCE / "lessons").mkdir(parents=True, exist_ok=True)
-    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "lessons" / "notation.md"]:
-        shutil.copy2(path, SOURCE / "lessons" / path.name)
-    (SOURCE / "solutions").mkdir(parents=True, exist_ok=True)
-    for path in sorted((ROOT / "lessons" / "solutions").glob("[0-9][0-9]_*.ipynb")):
-        shutil.copy2(path, SOURCE / "solutions" / path.name)
+    """The notebooks, their Markdown links rewritten for the site (json in, json out)."""
+    notebooks = [(path, f"lessons/{path.name}") for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))]
+    notebooks += [(path, f"solutions/{path.name}")
+                  for path in sorted((ROOT / "lessons" / "solutions").glob("[0-9][0-9]_*.ipynb"))]
+    for path, page in notebooks:
+        notebook = json.loads(path.read_text())
+        # The sliders need a kernel, and their saved state would make the page fetch the
+        # widget manager from a CDN: the page keeps the static figure drawn above them.
+        notebook["metadata"].pop("widgets", None)
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"] = [output for output in cell["outputs"]
+                                   if "application/vnd.jupyter.widget-view+json" not in output.get("data", {})]
+        repo_file = path.relative_to(ROOT).as_posix()
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = rewrite_links("".join(cell["source"]), repo_file, page, {}, as_html=True)
+                cell["source"] = text.splitlines(keepends=True)
+        write(page, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
+    notation = (ROOT / "lessons" / "notation.md").read_text()
+    write("lessons/notation.md", rewrite_links(notation, "lessons/notation.md", "lessons/notation.md", {}))
 
 
 def copy_mathjax():
@@ -113,9 +207,14 @@ def copy_mathjax():
         "window.MathJax = {tex2jax: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']],\n"
         "                            displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],\n"
         "                            processEscapes: true, processEnvironments: true},\n"
-        "                  // jupyter-server-mathjax bundles the STIX-Web fonts only: ask for no other.\n"
-        "                  'HTML-CSS': {availableFonts: ['STIX-Web'], preferredFont: 'STIX-Web',\n"
+        "                  // jupyter-server-mathjax bundles the STIX-Web web fonts only: use them, and\n"
+        "                  // look for no font installed on the reader's machine.\n"
+        "                  'HTML-CSS': {availableFonts: [], preferredFont: null,\n"
         "                               webFont: 'STIX-Web', imageFont: null},\n"
+        "                  // the quick preview draws with CommonHTML and the TeX fonts, not bundled: off\n"
+        "                  'fast-preview': {disabled: true},\n"
+        "                  // the hidden MathML copy for screen readers would ask for the TeX fonts too\n"
+        "                  AssistiveMML: {disabled: true}, menuSettings: {assistiveMML: false},\n"
         "                  showMathMenu: false};\n"))
 
 
@@ -127,6 +226,7 @@ def main(argv=None):
     left_out = write_guide((ROOT / "README.md").read_text())
     if left_out:
         print(f"build_site: README sections on no guide page: {left_out}")
+    write_results()
     write_api()
     copy_lessons()
     copy_mathjax()

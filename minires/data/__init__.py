@@ -2,7 +2,7 @@
 
 - dataset: ArrayDataset (images and labels in memory), Subset, random_subset
 - cifar: CIFAR10, the official python archive
-- image_folder: ImageFolder, root/<class>/<image> from a folder or a .tar.gz
+- image_folder: ImageFolder, ``root/<class>/<image>`` from a folder or a .tar.gz
 - mnist: MNIST and FashionMNIST from gzip idx files
 - sample: cifar10_sample, the 6,000 real CIFAR-10 images bundled with minires
 - transforms: Compose, ToTensor (ToFloat), RandomCrop, RandomHorizontalFlip, Normalize, in

@@ -112,7 +112,7 @@ def _folder_images(root, data_root):
 
 
 def folder_classes(root, data_root) -> list:
-    """The class names of a folder of root/<class>/<image> files, sorted, as ImageFolder
+    """The class names of a folder of ``root/<class>/<image>`` files, sorted, as ImageFolder
     numbers them; found from the names alone, without reading an image."""
     return sorted({class_name for class_name, _ in _folder_images(root, data_root)})
 
@@ -183,7 +183,7 @@ class ImageFolder(ArrayDataset):
 
     Raises:
         DatasetError: the path does not exist, the archive is damaged, no image is laid
-            out as <class>/<image>, an image cannot be decoded, or sizes differ; an
+            out as ``<class>/<image>``, an image cannot be decoded, or sizes differ; an
             image file is not a regular file, leads out of the root, is over
             MAX_MEMBER_BYTES, or has more than MAX_IMAGE_PIXELS pixels.
     """
