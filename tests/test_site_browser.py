@@ -3,8 +3,7 @@ Selenium through Debian's chromium-driver (no browser is downloaded at run time)
 
 Every page of the built site is opened from a local server on 127.0.0.1, and checked for:
 no TeX left untypeset by MathJax, every image loaded, every link inside the site leading to
-a file of the site, and no console error (this last one fails today, and is marked so: see
-its reason). Search is asked for "batch norm". Screenshots of
+a file of the site, and no console error. Search is asked for "batch norm". Screenshots of
 the home page, lesson 4 and the page of F.conv2d are saved in the folder named by
 $MINIRES_SCREENSHOTS (default: build/screenshots).
 
@@ -146,21 +145,6 @@ def test_every_link_inside_the_site_leads_to_a_page(visits):
     assert not problems(visits, "links"), f"links to missing files: {problems(visits, 'links')}"
 
 
-# MathJax 2's HTML-CSS output declares a font "MathJax_Blank" at url('about:blank'), which
-# Chromium refuses, logging two lines on every page with maths.
-MATHJAX_BLANK_FONT = re.compile(r"Access to font at 'about:blank'|^about:blank - Failed to load resource")
-
-
-def test_no_page_logs_a_console_error_but_mathjax_blank_font(visits):
-    others = {page: [line for line in lines if not MATHJAX_BLANK_FONT.search(line)]
-              for page, lines in problems(visits, "console").items()}
-    others = {page: lines for page, lines in others.items() if lines}
-    assert not others, f"console errors: {others}"
-
-
-@pytest.mark.xfail(strict=True, reason="known defect (issue 23, open): the MathJax_Blank font of MathJax 2's "
-                                       "HTML-CSS output at url('about:blank'), refused by Chromium with a "
-                                       "console error on every page with maths")
 def test_no_page_logs_a_console_error(visits):
     assert not problems(visits, "console"), f"console errors: {problems(visits, 'console')}"
 

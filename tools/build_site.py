@@ -201,6 +201,7 @@ def copy_mathjax():
     if not (static / "MathJax.js").exists():
         raise SystemExit(f"build_site: {static} holds no MathJax.js; reinstall the docs extra")
     shutil.copytree(static, SOURCE / "assets" / "mathjax")
+    write_blank_font(SOURCE / "assets" / "mathjax" / "fonts" / "blank.woff")
     write("assets/mathjax_config.js", (
         "// Read before MathJax.js, on every page: the delimiters of pymdownx.arithmatex (the guide and\n"
         "// API pages) and the $...$, $$...$$ of the notebooks (the lesson pages).\n"
@@ -210,12 +211,38 @@ def copy_mathjax():
         "                  // jupyter-server-mathjax bundles the STIX-Web web fonts only: use them, and\n"
         "                  // look for no font installed on the reader's machine.\n"
         "                  'HTML-CSS': {availableFonts: [], preferredFont: null,\n"
-        "                               webFont: 'STIX-Web', imageFont: null},\n"
+        "                               webFont: 'STIX-Web', imageFont: null,\n"
+        "                               // its stand-in font, MathJax_Blank, from a file of the site rather\n"
+        "                               // than url('about:blank'), which browsers refuse with an error\n"
+        "                               styles: {'@font-face': {'font-family': 'MathJax_Blank', src:\n"
+        "                   \"url('\" + document.currentScript.src.replace(/mathjax_config[.]js.*$/, '')\n"
+        "                   + \"mathjax/fonts/blank.woff')\"}}},\n"
         "                  // the quick preview draws with CommonHTML and the TeX fonts, not bundled: off\n"
         "                  'fast-preview': {disabled: true},\n"
         "                  // the hidden MathML copy for screen readers would ask for the TeX fonts too\n"
         "                  AssistiveMML: {disabled: true}, menuSettings: {assistiveMML: false},\n"
         "                  showMathMenu: false};\n"))
+
+
+def write_blank_font(path):
+    """A font with no glyph but .notdef, as a WOFF file: MathJax 2 measures its web fonts
+    against a stand-in font, "MathJax_Blank", which it declares at url('about:blank'); the
+    browser refuses that address with a console error. This file is the same stand-in, a
+    real font that draws nothing. fontTools comes with matplotlib, a dependency of minires."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    builder = FontBuilder(1000, isTTF=True)                  # 1000 units per em
+    builder.setupGlyphOrder([".notdef"])
+    builder.setupCharacterMap({})                            # no character maps to a glyph
+    builder.setupGlyf({".notdef": TTGlyphPen(None).glyph()})    # and .notdef has no outline
+    builder.setupHorizontalMetrics({".notdef": (0, 0)})
+    builder.setupHorizontalHeader(ascent=800, descent=-200)
+    builder.setupNameTable({"familyName": "MathJax_Blank", "styleName": "Regular"})
+    builder.setupOS2()
+    builder.setupPost()
+    builder.font.flavor = "woff"
+    builder.save(str(path))
 
 
 def main(argv=None):
