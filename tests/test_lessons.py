@@ -3,7 +3,6 @@ setting, the committed copy holds the outputs of a full-setting run (tools/run_l
 and a record measured alone on the machine says that all of them together take under 10
 minutes in the quick setting."""
 
-import hashlib
 import json
 import os
 import pathlib
@@ -11,6 +10,8 @@ import re
 import time
 
 import pytest
+
+from minires.lessons.settings import notebook_code_hash
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook tests need the test extra (nbformat)")
 nbclient = pytest.importorskip("nbclient", reason="the notebook tests need the test extra (nbclient)")
@@ -36,12 +37,6 @@ def test_every_lesson_has_its_worked_solutions():
     assert [path.stem for path in SOLUTIONS] == EXPECTED
 
 
-def code_hash(notebook) -> str:
-    """As tools/run_lessons.py computes it: sha256 of the code cells, joined."""
-    code = "\n\f\n".join(cell.source for cell in code_cells(notebook))
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
 def test_quick_mode_record_is_of_the_current_code_and_under_ten_minutes():
     """lessons/quick_mode_times.json, written by `python tools/run_lessons.py --record-quick-times`
     (alone on the machine), times every notebook in the quick setting; rerun it when a
@@ -51,7 +46,7 @@ def test_quick_mode_record_is_of_the_current_code_and_under_ten_minutes():
     expected = {path.relative_to(root).as_posix(): path for path in NOTEBOOKS + SOLUTIONS}
     assert set(record["notebooks"]) == set(expected), "the record does not cover exactly the lessons and solutions"
     stale = [name for name, path in expected.items()
-             if record["notebooks"][name]["code_sha256"] != code_hash(nbformat.read(path, as_version=4))]
+             if record["notebooks"][name]["code_sha256"] != notebook_code_hash(nbformat.read(path, 4))]
     assert not stale, (f"the quick-mode times were measured on older code of {stale}: "
                        "run `python tools/run_lessons.py --record-quick-times`")
     total = sum(entry["seconds"] for entry in record["notebooks"].values())

@@ -161,3 +161,19 @@ def test_interactive_figure_refuses_bad_settings_before_drawing(settings, messag
     with pytest.raises(ValueError, match=message):
         interactive_figure(lambda **values: calls.append(values), **settings)
     assert calls == []
+
+
+def test_notebook_code_hash_reads_code_cells_only_from_json_or_nbformat():
+    from minires.lessons.settings import notebook_code_hash
+    notebook = {"cells": [{"cell_type": "markdown", "source": ["# a title\n"]},
+                          {"cell_type": "code", "source": ["x = 1\n", "y = 2"]},
+                          {"cell_type": "code", "source": "print(x)"}]}
+    changed_text = {"cells": [{"cell_type": "markdown", "source": ["# another title\n"]}] + notebook["cells"][1:]}
+    changed_code = {"cells": notebook["cells"][:2] + [{"cell_type": "code", "source": "print(y)"}]}
+    assert notebook_code_hash(notebook) == notebook_code_hash(changed_text)      # the text is not timed
+    assert notebook_code_hash(notebook) != notebook_code_hash(changed_code)
+    nbformat = pytest.importorskip("nbformat", reason="the notebook tests need the test extra (nbformat)")
+    parsed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# a title\n"),
+                                             nbformat.v4.new_code_cell("x = 1\ny = 2"),
+                                             nbformat.v4.new_code_cell("print(x)")])
+    assert notebook_code_hash(parsed) == notebook_code_hash(notebook)

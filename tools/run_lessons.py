@@ -21,7 +21,6 @@ Needs the ``lessons`` extra (``python -m pip install -e ".[lessons]"``).
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import pathlib
@@ -33,6 +32,7 @@ import nbclient
 import nbformat
 
 import minires
+from minires.lessons.settings import notebook_code_hash
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
@@ -43,12 +43,6 @@ CELL_TIMEOUT_SECONDS = 3600
 def all_notebooks():
     """The eight lessons, then their worked solutions (lessons/solutions/)."""
     return sorted(LESSONS.glob("[0-9][0-9]_*.ipynb")) + sorted((LESSONS / "solutions").glob("[0-9][0-9]_*.ipynb"))
-
-
-def code_hash(notebook) -> str:
-    """sha256 of a notebook's code cells, joined: what a timing record is a record of."""
-    code = "\n\f\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
-    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def run_notebook(path, quick=False):
@@ -87,7 +81,7 @@ def main(argv=None):
             print(f"{name}: a cell failed; the notebook was not saved\n{error}", file=sys.stderr)
             return 1
         print(f"{name}: {seconds:.0f} s", flush=True)
-        times[name] = {"seconds": round(seconds, 1), "code_sha256": code_hash(notebook)}
+        times[name] = {"seconds": round(seconds, 1), "code_sha256": notebook_code_hash(notebook)}
         if quick:
             continue
         notebook.metadata["minires"] = {

@@ -1,5 +1,6 @@
 """The two settings of every lesson experiment, and the data the experiments use."""
 
+import hashlib
 import os
 
 from minires import data
@@ -27,6 +28,14 @@ def pick(full, quick):
         depths = pick(full=[8, 20, 56], quick=[8, 14])
     """
     return quick if quick_mode() else full
+
+
+def notebook_code_hash(notebook) -> str:
+    """sha256 of a notebook's code cells, joined: what a record of its quick-mode time is a
+    record of (tools/run_lessons.py --record-quick-times writes it, tests/test_lessons.py
+    compares it). ``notebook`` is the parsed .ipynb (an nbformat notebook or its JSON dict)."""
+    sources = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    return hashlib.sha256("\n\f\n".join(sources).encode()).hexdigest()
 
 
 def lesson_data(train_size, test_size, source="sample", augment=False, seed=0):
