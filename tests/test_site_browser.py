@@ -17,8 +17,6 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import urllib.parse
 
@@ -64,17 +62,13 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site_dir = tmp_path_factory.mktemp("site")
-    command = [sys.executable, str(ROOT / "tools" / "build_site.py"), "--site-dir", str(site_dir)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
-    assert result.returncode == 0, f"the site did not build:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    handler = functools.partial(QuietHandler, directory=str(site_dir))
+def site(built_site):
+    """(the built site's folder, the address a local server gives it)."""
+    handler = functools.partial(QuietHandler, directory=str(built_site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield site_dir, f"http://127.0.0.1:{server.server_address[1]}/"
+    yield built_site, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
 
 
