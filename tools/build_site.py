@@ -14,9 +14,15 @@ package: nothing is fetched from a CDN, when building or when reading.
 The pages are assembled first in build/site_source/ (git-ignored), from files that
 stay where they are in the repository:
 - index.md and guide/*.md: the README cut at its "## " headings (GUIDE_PAGES);
-- lessons/*.ipynb and lessons/notation.md; the worked solutions in solutions/;
+- lessons/*.ipynb and lessons/notation.md; the worked solutions in solutions/; each
+  notebook with two cells for the site: under its title, a link to download it (the
+  notebook as it is in the repository, which the build puts beside the page), and at
+  the end, the minires functions and classes its code uses, linked to the API reference;
 - results/: results/README.md and each claim's report.md with its figures;
-- api/*.md: one page per module of API_PAGES, each a mkdocstrings directive.
+- api/*.md: one page per module of API_PAGES (tools/site_api.py), one mkdocstrings entry
+  per public name, and under an op, block or initialisation that a lesson derives, a
+  link to that lesson's section (site_api.DERIVED_IN). The docstrings' Sphinx roles,
+  :func:`name`, are shown as code by tools/griffe_sphinx_roles.py.
 
 The Markdown links of the README and of the results are rewritten for the page they
 land on: "#speed" to the guide page that holds "## Speed", "lessons/notation.md" to
@@ -34,6 +40,9 @@ import shutil
 import subprocess
 import sys
 
+from site_api import (API_PAGES, api_anchors, api_page, api_used_by, check_derived_in, notebook_headings,
+                      slug)
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "build" / "site_source"
 MKDOCS_CONFIG = ROOT / "mkdocs.yml"
@@ -49,29 +58,7 @@ GUIDE_PAGES = {
     "guide/layout.md": ("Layout", ["Layout"]),
     "lessons/index.md": ("Lessons", ["Lessons"]),
 }
-# Module -> page title; each page documents the module's public names.
-API_PAGES = {
-    "minires.functional": "minires.functional (F): the ops",
-    "minires.tensor": "minires.Tensor",
-    "minires.autograd": "minires.autograd",
-    "minires.gradcheck": "minires.gradcheck",
-    "minires.nn": "minires.nn: modules and blocks",
-    "minires.nn.init": "minires.nn.init",
-    "minires.optim": "minires.optim",
-    "minires.models": "minires.models",
-    "minires.analysis": "minires.analysis",
-    "minires.data": "minires.data",
-    "minires.train": "minires.train",
-    "minires.lessons": "minires.lessons",
-}
-
-
 LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
-
-
-def slug(heading):
-    """The anchor MkDocs gives a heading: "Looking inside a net" -> "looking-inside-a-net"."""
-    return re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", heading.lower()).strip())
 
 
 def site_path_of(repo_path):
@@ -160,8 +147,10 @@ def write_results():
 
 
 def write_api():
+    check_derived_in({path.relative_to(ROOT).as_posix(): notebook_headings(path)
+                      for path in (ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")})
     for module, title in API_PAGES.items():
-        write(f"api/{module}.md", f"# {title}\n\n::: {module}\n")
+        write(f"api/{module}.md", api_page(module, title))
 
 
 def write(relative, text):
@@ -170,12 +159,20 @@ def write(relative, text):
     path.write_text(text)
 
 
+def notebook_pages():
+    """[(a notebook of the repository, its page in the site's sources)]: lessons, then solutions."""
+    lessons = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
+    solutions = sorted((ROOT / "lessons" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return ([(path, f"lessons/{path.name}") for path in lessons]
+            + [(path, f"solutions/{path.name}") for path in solutions])
+
+
 def copy_lessons():
-    """The notebooks, their Markdown links rewritten for the site (json in, json out)."""
-    notebooks = [(path, f"lessons/{path.name}") for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))]
-    notebooks += [(path, f"solutions/{path.name}")
-                  for path in sorted((ROOT / "lessons" / "solutions").glob("[0-9][0-9]_*.ipynb"))]
-    for path, page in notebooks:
+    """The notebooks, their Markdown links rewritten for the site (json in, json out), each
+    with two cells for the site only: under the title, a link to download the notebook;
+    at the end, the minires functions and classes its code uses, linked to their API pages."""
+    anchors = api_anchors()
+    for path, page in notebook_pages():
         notebook = json.loads(path.read_text())
         # The sliders need a kernel, and their saved state would make the page fetch the
         # widget manager from a CDN: the page keeps the static figure drawn above them.
@@ -188,10 +185,53 @@ def copy_lessons():
         for cell in notebook["cells"]:
             if cell["cell_type"] == "markdown":
                 text = rewrite_links("".join(cell["source"]), repo_file, page, {}, as_html=True)
+                text = headings_without_code(text)
                 cell["source"] = text.splitlines(keepends=True)
+        used = api_used_by(path, anchors)
+        notebook["cells"].insert(1, markdown_cell("site-download", (
+            f"*This page is the notebook `{repo_file}` with the outputs of its last run. "
+            f"[Download the notebook]({path.name}) to run it in Jupyter; the minires functions and "
+            f"classes its code uses are [listed at the end](#minires-in-this-notebook), "
+            f"each linked to its entry in the API reference.*")))
+        notebook["cells"].append(markdown_cell("site-api-used", used_api_text(used, page)))
         write(page, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     notation = (ROOT / "lessons" / "notation.md").read_text()
     write("lessons/notation.md", rewrite_links(notation, "lessons/notation.md", "lessons/notation.md", {}))
+
+
+def headings_without_code(text):
+    """The Markdown's headings without the backticks of inline code ("## 7. The same with
+    `minires.Tensor`" -> "## 7. The same with minires.Tensor"). mkdocs-jupyter takes a
+    heading's anchor with the code's text ("7-the-same-with-minirestensor") but the link of
+    the page's table of contents without it ("7-the-same-with"), which leads nowhere."""
+    lines, in_fence = [], False
+    for line in text.splitlines(keepends=True):
+        in_fence ^= line.lstrip().startswith("```")
+        lines.append(line.replace("`", "") if not in_fence and re.match(r"#{1,6} ", line) else line)
+    return "".join(lines)
+
+
+def used_api_text(used, page):
+    """The closing cell: one line per API page, with a link for each name the code uses."""
+    by_page = {}
+    for written, anchor in used:
+        api_file = anchor.split("#")[0]
+        by_page.setdefault(api_file, []).append(f"[`{written}`]({os.path.relpath(anchor, os.path.dirname(page))})")
+    lines = [f"- {api_file[len('api/'):-len('.html')]}: {', '.join(links)}" for api_file, links in by_page.items()]
+    if not lines:
+        return "## minires in this notebook\n\nThis notebook's code uses no function or class of the API reference."
+    return "## minires in this notebook\n\nThe minires functions and classes this notebook's code uses:\n\n" + \
+        "\n".join(lines)
+
+
+def markdown_cell(cell_id, text):
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text.splitlines(keepends=True)}
+
+
+def copy_notebook_files(site_dir):
+    """The notebooks as they are in the repository, beside their pages, for download."""
+    for path, page in notebook_pages():
+        shutil.copy2(path, site_dir / page)
 
 
 def copy_mathjax():
@@ -260,7 +300,10 @@ def main(argv=None):
     command = [sys.executable, "-m", "mkdocs", "build", "--clean", "--config-file", str(MKDOCS_CONFIG),
                "--site-dir", str(args.site_dir.resolve())]
     print("+", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT)
+    returncode = subprocess.call(command, cwd=ROOT)
+    if returncode == 0:
+        copy_notebook_files(args.site_dir.resolve())
+    return returncode
 
 
 if __name__ == "__main__":
