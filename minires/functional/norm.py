@@ -156,8 +156,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     of the batch, per channel, and ``running_mean`` / ``running_var`` are updated in
     place: running = (1 - momentum) * running + momentum * batch, with the unbiased
     batch variance, PyTorch's convention. In evaluation they are used instead of the
-    batch statistics, which must then be given. Running statistics of None in
-    training mean none are kept. The backward goes through the mean and the
+    batch statistics, which must then be given. In training they may be None: then
+    no running statistics are kept. The backward goes through the mean and the
     variance: see the module docstring for its derivation.
 
     Args:
