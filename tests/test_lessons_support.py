@@ -5,7 +5,7 @@ import pytest
 
 import minires as mr
 from minires.lessons import Grade, compare_gradients, lesson_data, max_relative_error, pick, quick_mode
-from minires.lessons.grading import grade_array, grade_number
+from minires.lessons.grading import grade_array, grade_number, is_close, known_mistake
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
@@ -93,6 +93,17 @@ def test_grades_name_the_kind_of_problem():
     assert grade_array("dx", [1.0, 3.0], expected).problem == "values"
     assert grade_number("s", [1.0, 2.0], 1.0).problem == "unreadable"
     assert grade_number("s", 2.0, 1.0).problem == "values"
+
+
+def test_known_mistake_names_the_first_match_and_passes_none():
+    mistakes = [(0.5, "you halved it"), (2.0, "you doubled it")]
+    grade = known_mistake("s", 2.0, 1.0, mistakes)
+    assert grade is not None and not grade and grade.problem == "values"
+    assert grade.message == "s: you have 2, expected 1. you doubled it"
+    assert known_mistake("s", 3.0, 1.0, mistakes) is None
+    assert known_mistake("s", None, 1.0, mistakes) is None                 # no number read from the answer
+    assert is_close(1.0 + 1e-7, 1.0) and not is_close(1.0 + 1e-7, 1.0, rtol=0.0, atol=0.0)
+    assert not is_close(None, 1.0)
 
 
 def test_readable_answers_never_raise():

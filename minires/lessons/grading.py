@@ -120,6 +120,24 @@ def grade_array(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
                  "values")
 
 
+def is_close(value, expected, rtol=1e-6, atol=1e-9):
+    """Whether ``value``, a number read from an answer (None when it was not one), is
+    ``expected`` to within atol + rtol * |expected|: grade_number's test."""
+    return value is not None and abs(value - expected) <= atol + rtol * abs(expected)
+
+
+def known_mistake(name, value, expected, mistakes, rtol=1e-6, atol=1e-9):
+    """The failing Grade that names the first typical mistake ``value`` matches, or None.
+
+    mistakes: (the value that mistake gives, the hint that explains it) pairs; value: the
+    number read from the answer (readable_number), or None.
+    """
+    for wrong, hint in mistakes:
+        if is_close(value, wrong, rtol, atol):
+            return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}. {hint}", "values")
+    return None
+
+
 def grade_number(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
     """Grades a single number, as ``grade_array`` grades arrays."""
     if answer is None:
@@ -128,7 +146,7 @@ def grade_number(name, answer, expected, rtol=1e-6, atol=1e-9, hint=""):
         value = float(as_host_array(answer, name))
     except (TypeError, ValueError) as error:
         return Grade(False, f"{name}: expected a single number ({error})", "unreadable")
-    if abs(value - expected) <= atol + rtol * abs(expected):
+    if is_close(value, expected, rtol, atol):
         return Grade(True, f"{name} = {value:.6g}")
     return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}"
                  + (f". {hint}" if hint else ""), "values")

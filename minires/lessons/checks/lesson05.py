@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from minires.lessons.grading import Grade, grade_number, readable_number
+from minires.lessons.grading import Grade, grade_number, is_close, known_mistake, readable_number
 
 
 def _sigmoid(z):
@@ -20,10 +20,6 @@ def _mean_sigmoid_of_normal(mean, std):
     nodes, weights = np.polynomial.hermite_e.hermegauss(80)         # weight exp(-z^2 / 2)
     values = 1.0 / (1.0 + np.exp(-(mean + std * nodes)))
     return float(np.sum(weights * values) / np.sum(weights))
-
-
-def _close(value, expected, rtol=1e-6, atol=1e-9):
-    return value is not None and abs(value - expected) <= atol + rtol * abs(expected)
 
 
 def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
@@ -42,7 +38,7 @@ def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
     gate_part = (transform - x) * gate_derivative
     expected = transform_part + carry_part + gate_part
     value = readable_number(answer)
-    if value is not None and not _close(value, expected):
+    if not is_close(value, expected):
         mistakes = [
             (transform_part + carry_part, "you left out the gate's term (h - x) t'(x): "
                                           "moving x moves the gate too"),
@@ -55,9 +51,9 @@ def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
             (transform_part + carry_part + (transform - x) * gate * w_T,
              "the sigmoid's derivative is t (1 - t), so t'(x) = t (1 - t) w_T"),
         ]
-        for wrong, hint in mistakes:
-            if _close(value, wrong):
-                return Grade(False, f"dy/dx: you have {value:.6g}, expected {expected:.6g}. {hint}")
+        mistake = known_mistake("dy/dx", value, expected, mistakes)
+        if mistake is not None:
+            return mistake
     return grade_number("dy/dx", answer, expected,
                         hint="differentiate h t + x (1 - t) by the product rule: three terms")
 
@@ -65,7 +61,7 @@ def check_scalar_highway_derivative(answer, x, w_H, b_H, w_T, b_T):
 def check_identity_gate(answer):
     """Expects 0: y = H T + x (1 - T) = x + T (H - x) equals x for every H only when T = 0."""
     value = readable_number(answer)
-    if _close(value, 1.0):
+    if is_close(value, 1.0):
         return Grade(False, "T: you have 1, expected 0. T = 1 gives y = H(x), the plain layer; "
                             "the carry gate 1 - T is what lets x through")
     return grade_number("T", answer, 0.0, hint="write y = x + T (H - x): when is that x for every H?")
@@ -76,7 +72,7 @@ def check_gate_bias_for_carry(answer, carry):
     gate = 1.0 - carry
     expected = math.log(gate / (1.0 - gate))
     value = readable_number(answer)
-    if _close(value, -expected):
+    if is_close(value, -expected):
         return Grade(False, f"b_T: you have {value:.6g}, expected {expected:.6g}. With your bias "
                             f"T = {_sigmoid(value):.2f}: the layer would transform {carry:.0%} of its input "
                             f"instead of carrying it; the carry gate is 1 - T")
@@ -91,13 +87,13 @@ def check_mean_gate_over_spread(answer, gate_bias, std=1.0):
     """
     expected = _mean_sigmoid_of_normal(gate_bias, std)
     value = readable_number(answer)
-    if value is not None and not _close(value, expected, rtol=0.0, atol=2e-3):
+    if value is not None and not is_close(value, expected, rtol=0.0, atol=2e-3):
         gate_at_mean = _sigmoid(gate_bias)
-        if _close(value, gate_at_mean, rtol=0.0, atol=1e-3):
+        if is_close(value, gate_at_mean, rtol=0.0, atol=1e-3):
             return Grade(False, f"mean T: you have {value:.4g}, expected {expected:.4g}. That is sigma(b_T), the "
                                 "gate of the mean pre-activation; average sigma(b_T + z) over many z instead: "
                                 "the sigmoid is curved, so the mean of sigma is not sigma of the mean", "values")
-        if _close(value, 1.0 - expected, rtol=0.0, atol=2e-3):
+        if is_close(value, 1.0 - expected, rtol=0.0, atol=2e-3):
             return Grade(False, f"mean T: you have {value:.4g}, expected {expected:.4g}. That is the mean "
                                 "carry 1 - T (or the gate for the opposite bias); the question asks for the "
                                 "gate T = sigma(b_T + z)", "values")

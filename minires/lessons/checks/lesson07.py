@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_array, grade_number, readable_array, readable_number
+from minires.lessons.grading import (Grade, as_host_array, grade_array, grade_number, is_close, known_mistake,
+                                     readable_array, readable_number)
 
 
 def _identity_kernel(channels, kernel_size):
@@ -19,10 +20,6 @@ def _identity_kernel(channels, kernel_size):
     centre = kernel_size // 2
     kernel[np.arange(channels), np.arange(channels), centre, centre] = 1.0
     return kernel
-
-
-def _close(value, expected):
-    return value is not None and math.isclose(value, expected, rel_tol=1e-6, abs_tol=0.0)
 
 
 def check_hardt_ma_std(answer, in_channels, out_channels, kernel_size):
@@ -34,7 +31,7 @@ def check_hardt_ma_std(answer, in_channels, out_channels, kernel_size):
     expected = 1.0 / (taps * out_channels)
     name = f"Hardt-Ma std for a ({out_channels}, {in_channels}, {kernel_size}, {kernel_size}) kernel"
     value = readable_number(answer)
-    if value is not None and not _close(value, expected):
+    if not is_close(value, expected, atol=0.0):
         mistakes = [
             (1.0 / (taps * in_channels),
              f"that is 1 / (k^2 C_in) = 1 / fan_in; Hardt and Ma divide by the OUTPUT channels, "
@@ -51,9 +48,9 @@ def check_hardt_ma_std(answer, in_channels, out_channels, kernel_size):
             (1.0 / (kernel_size * out_channels),
              f"a k x k kernel has k^2 = {taps} taps per input channel, not k"),
         ]
-        for wrong, hint in mistakes:
-            if _close(value, wrong):
-                return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}. {hint}", "values")
+        mistake = known_mistake(name, value, expected, mistakes, atol=0.0)
+        if mistake is not None:
+            return mistake
     return grade_number(name, answer, expected, rtol=1e-6, atol=0.0, hint="std = 1 / (k^2 C_out)")
 
 

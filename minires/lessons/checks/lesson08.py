@@ -11,11 +11,7 @@ import math
 
 import numpy as np
 
-from minires.lessons.grading import Grade, as_host_array, grade_number, readable_number
-
-
-def _close(value, expected):
-    return value is not None and math.isclose(value, expected, rel_tol=1e-6, abs_tol=0.0)
+from minires.lessons.grading import Grade, as_host_array, grade_number, is_close, known_mistake, readable_number
 
 
 def check_shortcut_factor(answer, shortcut_scales):
@@ -25,7 +21,7 @@ def check_shortcut_factor(answer, shortcut_scales):
     expected = float(np.prod(scales))
     name = f"shortcut factor over {scales.size} blocks"
     value = readable_number(answer)
-    if _close(value, expected):
+    if is_close(value, expected, atol=0.0):               # also a one-element array, as readable_number reads it
         return Grade(True, f"{name} = {value:.6g}")
     if value is not None:
         mistakes = [
@@ -41,9 +37,9 @@ def check_shortcut_factor(answer, shortcut_scales):
             (1.0 / expected, "that is 1 / the product; going down through a block multiplies the "
                              "gradient by its s, it does not divide"),
         ]
-        for wrong, hint in mistakes:
-            if _close(value, wrong):
-                return Grade(False, f"{name}: you have {value:.6g}, expected {expected:.6g}. {hint}", "values")
+        mistake = known_mistake(name, value, expected, mistakes, atol=0.0)
+        if mistake is not None:
+            return mistake
     return grade_number(name, answer, expected, rtol=1e-6, atol=0.0, hint="the product s_1 s_2 ... s_B")
 
 
