@@ -5,6 +5,7 @@ to each other.
 Skipped without the `docs` extra (`python -m pip install -e ".[docs]"`); CI installs it.
 """
 
+import functools
 import html
 import importlib
 import json
@@ -85,10 +86,10 @@ def test_search_index_is_built_into_the_site(built_site):
     assert "lessons/02_layers.html" in locations
 
 
-def page_ids(page, cache={}):
-    if page not in cache:
-        cache[page] = set(re.findall(r'\bid="([^"]*)"', page.read_text(errors="replace")))
-    return cache[page]
+@functools.cache                                           # each page read once
+def page_ids(page):
+    """The id attributes of a built page: the anchors a link can name."""
+    return set(re.findall(r'\bid="([^"]*)"', page.read_text(errors="replace")))
 
 
 def internal_links(page):

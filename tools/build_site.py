@@ -187,7 +187,7 @@ def copy_lessons():
                 text = rewrite_links("".join(cell["source"]), repo_file, page, {}, as_html=True)
                 text = headings_without_code(text)
                 cell["source"] = text.splitlines(keepends=True)
-        used = api_used_by(path, anchors)
+        used = api_used_by(notebook, anchors)
         notebook["cells"].insert(1, markdown_cell("site-download", (
             f"*This page is the notebook `{repo_file}` with the outputs of its last run. "
             f"[Download the notebook]({path.name}) to run it in Jupyter; the minires functions and "

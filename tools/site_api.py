@@ -5,7 +5,7 @@
   mkdocstrings entry per public function or class, each followed by a link to the lesson
   section that derives it (DERIVED_IN), where one does.
 - api_anchors(): where each documented object is, as "api/<module>.html#<anchor>".
-- api_used_by(notebook): the documented objects that a notebook's code uses, found by
+- api_used_by(notebook, anchors): the documented objects that a notebook's code uses, found by
   reading its code cells with the ast module: `F.conv2d(...)`, `mr.nn.Conv2d(...)`,
   `optim.lr_scheduler.CosineAnnealingLR(...)`, `pick(...)` after `from minires.lessons
   import pick`.
@@ -212,12 +212,12 @@ def resolve(parts):
     return found
 
 
-def api_used_by(notebook_path, anchors):
+def api_used_by(notebook, anchors):
     """[(the name as the code writes it, "api/...html#anchor")] of the documented functions
-    and classes that a notebook's code cells use, in the order of the API pages."""
-    cells = json.loads(pathlib.Path(notebook_path).read_text())["cells"]
+    and classes that a notebook's code cells use, in the order of the API pages.
+    notebook: the parsed .ipynb (its JSON dict); anchors: api_anchors()."""
     imports, used = {}, {}
-    for cell in cells:
+    for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
             continue
         tree = ast.parse("".join(cell["source"]))
